@@ -1,0 +1,20 @@
+"""fastmlp: compiled kernels for fully connected networks, checked against a NumPy reference.
+
+Batches are rows (N x D, the CS231n layout); weight matrices are (D_in, D_out).
+"""
+
+from . import backends, ops
+from ._version import __version__
+from .backends import get_backend, set_backend, use_backend
+from .threads import get_num_threads, set_num_threads
+
+__all__ = [
+    "__version__",
+    "backends",
+    "get_backend",
+    "get_num_threads",
+    "ops",
+    "set_backend",
+    "set_num_threads",
+    "use_backend",
+]

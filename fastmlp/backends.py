@@ -1,0 +1,154 @@
+"""Backend registry and selection.
+
+A backend is a kernel package exporting some of the reference's op names (same signatures).
+Selection order: explicit ``backend=`` argument > :func:`use_backend` context >
+:func:`set_backend` > env ``FASTMLP_BACKEND`` > automatic (``numba`` → ``cython`` → ``numpy``).
+``cuda`` is never picked automatically for NumPy inputs; it is picked for device arrays
+(anything with ``__cuda_array_interface__``). Naming an unavailable backend raises
+:class:`BackendUnavailableError` with the reason — never a silent fallback. An op a backend does
+not implement natively runs the reference; :func:`coverage` reports which.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import importlib
+import os
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+REFERENCE = "numpy"
+BUILTIN: dict[str, str] = {
+    "numpy": "fastmlp.kernels.reference",
+    "numba": "fastmlp.kernels.numba_cpu",
+    "cython": "fastmlp.kernels.cython",
+    "cuda": "fastmlp.kernels.cuda",
+}
+AUTO_ORDER = ("numba", "cython", "numpy")
+ENTRY_POINT_GROUP = "fastmlp.backends"
+ENV_VAR = "FASTMLP_BACKEND"
+
+
+class BackendUnavailableError(RuntimeError):
+    """A backend was named that cannot run here (not installed, not built, no device)."""
+
+
+_context: contextvars.ContextVar[str | None] = contextvars.ContextVar("fastmlp_backend", default=None)
+_default: list[str | None] = [None]  # set_backend's choice
+_loaded: dict[str, tuple[ModuleType | None, str]] = {}
+_kernels: dict[tuple[str, str], Callable[..., Any]] = {}
+_auto: list[str | None] = [None]
+
+
+def registry() -> dict[str, str]:
+    """Backend name → kernel package, built-ins plus the ``fastmlp.backends`` entry points."""
+    found = dict(BUILTIN)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep.value)
+    return found
+
+
+def _load(name: str) -> tuple[ModuleType | None, str]:
+    """Import a backend package once; returns (module or None, reason it is unavailable)."""
+    if name in _loaded:
+        return _loaded[name]
+    known = registry()
+    if name not in known:
+        raise ValueError(f"unknown backend {name!r}; known backends: {sorted(known)}")
+    try:
+        module: ModuleType | None = importlib.import_module(known[name])
+        reason = getattr(module, "UNAVAILABLE_REASON", "") or ""
+        if reason:
+            module = None
+    except ImportError as exc:  # not built, extra not installed, no device
+        module, reason = None, f"{type(exc).__name__}: {exc}"
+    _loaded[name] = (module, reason)
+    return module, reason
+
+
+def ops() -> tuple[str, ...]:
+    """Every op name of the contract: the functions the reference backend exports."""
+    module, _ = _load(REFERENCE)
+    assert module is not None
+    return tuple(sorted(n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))))
+
+
+def is_available(name: str) -> bool:
+    """True when backend ``name`` can run here."""
+    return _load(name)[0] is not None
+
+
+def unavailable_reason(name: str) -> str:
+    """Why backend ``name`` cannot run here ('' when it can)."""
+    return _load(name)[1]
+
+
+def available() -> list[str]:
+    """Names of the backends that can run here, reference included."""
+    return [name for name in registry() if is_available(name)]
+
+
+def coverage() -> dict[str, dict[str, str]]:
+    """For each available backend, op name → ``"native"`` or ``"reference"`` (fallback)."""
+    table = {}
+    for name in available():
+        module, _ = _load(name)
+        table[name] = {op: ("native" if hasattr(module, op) else "reference") for op in ops()}
+    return table
+
+
+def _check_usable(name: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be a string, got {type(name).__name__}")
+    module, reason = _load(name)
+    if module is None:
+        raise BackendUnavailableError(f"backend {name!r} is not available: {reason}")
+    return name
+
+
+def _automatic() -> str:
+    if _auto[0] is None:
+        _auto[0] = next(name for name in AUTO_ORDER if is_available(name))
+    return _auto[0]
+
+
+def get_backend() -> str:
+    """The backend ops use when none is passed explicitly."""
+    name = _context.get() or _default[0] or os.environ.get(ENV_VAR) or None
+    return _check_usable(name) if name else _automatic()
+
+
+def set_backend(name: str | None) -> None:
+    """Make ``name`` the process-wide default (``None`` restores env/automatic selection)."""
+    _default[0] = None if name is None else _check_usable(name)
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[str]:
+    """Context manager: ops inside the block run on ``name`` (thread- and task-local)."""
+    token = _context.set(_check_usable(name))
+    try:
+        yield name
+    finally:
+        _context.reset(token)
+
+
+def kernel(op: str, backend: str | None = None) -> Callable[..., Any]:
+    """The function implementing ``op`` on ``backend`` (or the current one), reference fallback."""
+    name = backend or get_backend()
+    fn = _kernels.get((name, op))
+    if fn is None:
+        module, _ = _load(_check_usable(name))
+        fn = getattr(module, op, None)
+        if fn is None:
+            fn = getattr(_load(REFERENCE)[0], op)
+        _kernels[(name, op)] = fn
+    return fn
+
+
+def is_device_array(x: Any) -> bool:
+    """True for CUDA device arrays (Numba, CuPy, torch CUDA): they select the ``cuda`` backend."""
+    return hasattr(x, "__cuda_array_interface__")

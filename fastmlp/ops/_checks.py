@@ -1,0 +1,185 @@
+"""Input validation for every op: the one place that makes kernels' trust in their inputs safe.
+
+Rules (documented in the README):
+- arrays may be ndarrays, lists or anything ``np.asarray`` accepts; float32 and float64 are kept,
+  integer and bool arrays are cast to float64, complex/object/string arrays are refused;
+- the float arrays of one op share a dtype: float32 only if all are float32, else float64;
+- non-contiguous or Fortran-order inputs are copied to C order; read-only inputs are fine;
+- labels are integers (integral floats are accepted) in [0, C); empty batches are refused.
+Every message names the argument and what was expected.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from typing import Any
+
+import numpy as np
+
+FLOAT_CHARS = "fd"
+F32 = np.dtype(np.float32)
+F64 = np.dtype(np.float64)
+
+
+def _kind_error(x: np.ndarray, name: str) -> TypeError:
+    return TypeError(f"{name} must hold real numbers (float32/float64), got dtype {x.dtype}")
+
+
+def as_array(x: Any, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """x as an ndarray of a float dtype (ints/bools cast to float64), with the given rank."""
+    if type(x) is not np.ndarray:
+        if x is None:
+            raise TypeError(f"{name} must be an array, got None")
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{name} could not be converted to an array: {exc}") from None
+    char = x.dtype.char
+    if char not in FLOAT_CHARS:
+        if x.dtype.kind in "iub":
+            x = x.astype(np.float64)
+        elif x.dtype.kind == "f":  # float16 / longdouble: compute in float64
+            x = x.astype(np.float64)
+        else:
+            raise _kind_error(x, name)
+    if ndim is not None:
+        ranks = (ndim,) if isinstance(ndim, int) else ndim
+        if x.ndim not in ranks:
+            want = " or ".join(str(r) for r in ranks)
+            raise ValueError(f"{name} must be {want}-dimensional, got shape {x.shape}")
+    return x
+
+
+def batch(x: Any, name: str = "x", ndim: int = 2) -> np.ndarray:
+    """A non-empty batch of rows (N, D) as a float array."""
+    x = as_array(x, name, ndim)
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} is an empty batch (shape {x.shape}); need at least one row")
+    if x.size == 0:
+        raise ValueError(f"{name} has no columns (shape {x.shape})")
+    return x
+
+
+def common(*arrays: np.ndarray) -> list[np.ndarray]:
+    """Arrays cast to their common float dtype and made C-contiguous."""
+    dtype = F32 if all(a.dtype == F32 for a in arrays) else F64
+    return [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
+
+
+def same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Shapes must match exactly."""
+    if a.shape != b.shape:
+        raise ValueError(f"{name_a} has shape {a.shape} but {name_b} has shape {b.shape}; they must match")
+
+
+def finite(x: np.ndarray, name: str) -> None:
+    """Refuse NaN/Inf: one summation pass when all is well, a full scan only to explain a failure."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = x.sum(dtype=np.float64)
+    if math.isfinite(total):
+        return
+    bad = ~np.isfinite(x)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} contains NaN or Inf (first at index {where}: {x[where]})")
+
+
+def labels(y: Any, n_rows: int, n_classes: int, name: str = "y") -> np.ndarray:
+    """Class labels as int64 (N,), each in [0, n_classes): out-of-range labels never reach a kernel."""
+    if type(y) is not np.ndarray:
+        y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-dimensional (one label per row), got shape {y.shape}")
+    if y.shape[0] != n_rows:
+        raise ValueError(f"{name} has {y.shape[0]} labels but scores has {n_rows} rows")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise ValueError(f"{name} must hold integer class labels, got non-integer values")
+        y = y.astype(np.int64)
+    elif y.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0:
+        raise ValueError(f"{name} has label {lo} but labels must be >= 0")
+    if hi >= n_classes:
+        raise ValueError(f"{name} has label {hi} but scores has {n_classes} classes")
+    return np.ascontiguousarray(y, dtype=np.int64)
+
+
+def number(value: Any, name: str, low: float | None = None, high: float | None = None,
+           low_open: bool = False, high_open: bool = False) -> float:
+    """A finite real scalar within [low, high] (or open ends)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+    return value
+
+
+def integer(value: Any, name: str, low: int = 0, high: int | None = None) -> int:
+    """A Python int in [low, high)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got bool")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if value < low or (high is not None and value >= high):
+        span = f"[{low}, {high})" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be in {span}, got {value}")
+    return value
+
+
+def keep_prob(value: Any) -> float:
+    """Dropout keep probability p in (0, 1]."""
+    return number(value, "keep_prob", 0.0, 1.0, low_open=True)
+
+
+def seed_stream(seed: Any, stream: Any) -> tuple[int, int]:
+    """RNG key: seed in [0, 2^64), stream in [0, 2^32)."""
+    return integer(seed, "seed", 0, 2**64), integer(stream, "stream", 0, 2**32)
+
+
+def choice(value: Any, name: str, options: tuple[str, ...]) -> str:
+    """One of a fixed set of strings."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+    return value
+
+
+def inplace(x: Any, name: str) -> np.ndarray:
+    """An array updated in place: must already be a writeable float ndarray (any layout)."""
+    if type(x) is not np.ndarray and not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} is updated in place and must be a NumPy array, got {type(x).__name__}")
+    if x.dtype.char not in FLOAT_CHARS:
+        raise _kind_error(x, name)
+    if not x.flags.writeable:
+        raise ValueError(f"{name} is updated in place but is read-only")
+    if x.size == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape})")
+    return x
+
+
+def state_like(s: Any, w: np.ndarray, name: str) -> np.ndarray:
+    """Optimizer state updated in place next to w: same shape and dtype as w."""
+    s = inplace(s, name)
+    if s.shape != w.shape:
+        raise ValueError(f"{name} has shape {s.shape} but w has shape {w.shape}; they must match")
+    if s.dtype != w.dtype:
+        raise TypeError(f"{name} has dtype {s.dtype} but w has dtype {w.dtype}; they must match")
+    return s
+
+
+def grad_like(dw: Any, w: np.ndarray, name: str = "dw") -> np.ndarray:
+    """A gradient for w: same shape, cast to w's dtype, C-contiguous."""
+    dw = as_array(dw, name)
+    if dw.shape != w.shape:
+        raise ValueError(f"{name} has shape {dw.shape} but w has shape {w.shape}; they must match")
+    return np.ascontiguousarray(dw, dtype=w.dtype)

@@ -1,0 +1,103 @@
+"""Inverted dropout and DropConnect with counter-based masks (same bits on every backend)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..backends import kernel
+from . import _checks as chk
+from .dense import _affine_args, _backward_args
+
+
+def _shape(shape: Any) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        shape = tuple(chk.integer(s, "shape entry", 0) for s in shape)
+    except TypeError:
+        raise TypeError(f"shape must be an int or a tuple of ints, got {shape!r}") from None
+    return shape
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt.char not in chk.FLOAT_CHARS:
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def dropout_mask(shape: Any, keep_prob: float, seed: int, stream: int = 0,
+                 dtype: Any = np.float32, *, backend: str | None = None) -> np.ndarray:
+    """Inverted-dropout mask: ``1/keep_prob`` where kept, ``0`` where dropped.
+
+    Element ``e`` (flat C order) is kept iff word ``e`` of the Philox-4x32-10 stream
+    ``(seed, stream)`` is below ``keep_prob * 2**32``; the same key gives the same mask, bit
+    for bit, on every backend and thread count.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+    keep_prob : float in (0, 1]
+        The notes' p: probability of KEEPING a unit.
+    seed : int in [0, 2**64)
+    stream : int in [0, 2**32)
+        Separates the masks of different layers/steps that share a seed.
+    dtype : float32 or float64
+
+    Returns
+    -------
+    mask : ndarray of ``shape``
+    """
+    shape = _shape(shape)
+    p = chk.keep_prob(keep_prob)
+    seed, stream = chk.seed_stream(seed, stream)
+    return kernel("dropout_mask", backend)(shape, p, seed, stream, _float_dtype(dtype))
+
+
+def dropout_forward(x: Any, keep_prob: float, seed: int, stream: int = 0, *,
+                    backend: str | None = None) -> np.ndarray:
+    """Inverted dropout (training): ``x * dropout_mask(x.shape, keep_prob, seed, stream)``.
+
+    At test time simply skip it: the kept units were already scaled by ``1/keep_prob``.
+    """
+    x = np.ascontiguousarray(chk.as_array(x, "x"))
+    if x.size == 0:
+        raise ValueError(f"x is empty (shape {x.shape})")
+    p = chk.keep_prob(keep_prob)
+    seed, stream = chk.seed_stream(seed, stream)
+    return kernel("dropout_forward", backend)(x, p, seed, stream)
+
+
+def dropout_backward(dy: Any, keep_prob: float, seed: int, stream: int = 0, *,
+                     backend: str | None = None) -> np.ndarray:
+    """Dropout gradient: ``dy * mask``, the mask regenerated from the same key."""
+    dy = np.ascontiguousarray(chk.as_array(dy, "dy"))
+    if dy.size == 0:
+        raise ValueError(f"dy is empty (shape {dy.shape})")
+    p = chk.keep_prob(keep_prob)
+    seed, stream = chk.seed_stream(seed, stream)
+    return kernel("dropout_backward", backend)(dy, p, seed, stream)
+
+
+def dropconnect_forward(x: Any, w: Any, b: Any, keep_prob: float, seed: int, stream: int = 0, *,
+                        backend: str | None = None) -> np.ndarray:
+    """DropConnect (Wan et al. 2013): ``y = x @ (w * M) + b``, M an inverted mask over w (D, M).
+
+    The mask is ``dropout_mask(w.shape, keep_prob, seed, stream)``; as with inverted dropout,
+    inference uses ``w`` unmasked.
+    """
+    x, w, b = _affine_args(x, w, b)
+    p = chk.keep_prob(keep_prob)
+    seed, stream = chk.seed_stream(seed, stream)
+    return kernel("dropconnect_forward", backend)(x, w, b, p, seed, stream)
+
+
+def dropconnect_backward(dy: Any, x: Any, w: Any, keep_prob: float, seed: int, stream: int = 0, *,
+                         backend: str | None = None) -> tuple:
+    """DropConnect gradients: ``dx = dy (w*M).T``, ``dw = (x.T dy) * M``, ``db = dy.sum(0)``."""
+    dy, x, w = _backward_args(dy, x, w)
+    p = chk.keep_prob(keep_prob)
+    seed, stream = chk.seed_stream(seed, stream)
+    return kernel("dropconnect_backward", backend)(dy, x, w, p, seed, stream)

@@ -1,0 +1,119 @@
+"""Elementwise activations and maxout, forward and backward, in plain NumPy."""
+
+import numpy as np
+
+
+def relu_forward(x):
+    """max(0, x)."""
+    return np.maximum(x, 0)
+
+
+def relu_backward(dy, y):
+    """dy where the unit fired (y > 0), else 0: the gradient is 0 for x <= 0."""
+    return np.where(y > 0, dy, 0).astype(dy.dtype, copy=False)
+
+
+def leaky_relu_forward(x, alpha=0.01):
+    """x if x >= 0 else alpha * x."""
+    return np.where(x >= 0, x, x * x.dtype.type(alpha))
+
+
+def leaky_relu_backward(dy, x, alpha=0.01):
+    """dy if x >= 0 else alpha * dy."""
+    return np.where(x >= 0, dy, dy * dy.dtype.type(alpha))
+
+
+def prelu_forward(x, alpha):
+    """Leaky ReLU with one learned slope per unit: x (N, M), alpha (M,)."""
+    return np.where(x >= 0, x, x * alpha)
+
+
+def prelu_backward(dy, x, alpha):
+    """Returns dx and dalpha = Σ_rows dy·x over the negative part (He et al. 2015)."""
+    neg = x < 0
+    dx = np.where(neg, dy * alpha, dy)
+    dalpha = np.where(neg, dy * x, 0).sum(axis=0).astype(x.dtype, copy=False)
+    return dx, dalpha
+
+
+def sigmoid_forward(x):
+    """1 / (1 + e^-x), computed without overflow for large |x|."""
+    z = np.exp(-np.abs(x))  # in (0, 1]: never overflows
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+
+
+def sigmoid_backward(dy, y):
+    """dy · σ(1 − σ), from the forward output."""
+    return dy * y * (1 - y)
+
+
+def tanh_forward(x):
+    """tanh(x) (np.tanh saturates to ±1 without overflow)."""
+    return np.tanh(x)
+
+
+def tanh_backward(dy, y):
+    """dy · (1 − tanh²), from the forward output."""
+    return dy * (1 - y * y)
+
+
+def maxout_forward(z, k):
+    """Max over k adjacent pieces: z (N, M·k) with piece p of unit j in column j·k + p.
+
+    Returns y (N, M) and the winning piece index (N, M) as int64 (first maximum on ties).
+    """
+    n, mk = z.shape
+    pieces = z.reshape(n, mk // k, k)
+    idx = pieces.argmax(axis=2)
+    y = np.take_along_axis(pieces, idx[:, :, None], axis=2)[:, :, 0]
+    return y, idx.astype(np.int64)
+
+
+def maxout_backward(dy, idx, k):
+    """Routes dy (N, M) to the winning piece of each unit; returns dz (N, M·k)."""
+    n, m = dy.shape
+    dz = np.zeros((n, m, k), dtype=dy.dtype)
+    np.put_along_axis(dz, idx[:, :, None], dy[:, :, None], axis=2)
+    return dz.reshape(n, m * k)
+
+
+def dead_relu_fraction(h, fired=None):
+    """Fraction of units (columns of h (N, M)) that never fired (h > 0) in this batch.
+
+    If ``fired`` (bool (M,)) is given it is OR-ed in place with this batch's firing, and the
+    fraction is over everything accumulated so far: a dataset is scanned batch by batch.
+    """
+    batch_fired = (h > 0).any(axis=0)
+    if fired is not None:
+        fired |= batch_fired
+        batch_fired = fired
+    return float(1.0 - batch_fired.mean()) if batch_fired.size else 0.0
+
+
+def _identity(z, alpha):
+    return z
+
+
+ACTIVATION_FORWARD = {
+    "identity": _identity,
+    "relu": lambda z, alpha: relu_forward(z),
+    "leaky_relu": leaky_relu_forward,
+    "sigmoid": lambda z, alpha: sigmoid_forward(z),
+    "tanh": lambda z, alpha: tanh_forward(z),
+}
+
+
+def activation_derivative_from_output(activation, a, alpha=0.01):
+    """f'(z) expressed through a = f(z), for the activations dense layers fuse."""
+    one = a.dtype.type(1)
+    if activation == "identity":
+        return np.ones_like(a)
+    if activation == "relu":
+        return (a > 0).astype(a.dtype)
+    if activation == "leaky_relu":  # alpha > 0, so sign(a) = sign(z)
+        return np.where(a >= 0, one, a.dtype.type(alpha))
+    if activation == "sigmoid":
+        return a * (one - a)
+    if activation == "tanh":
+        return one - a * a
+    raise ValueError(f"unknown activation {activation!r}")

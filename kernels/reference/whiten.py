@@ -1,0 +1,50 @@
+"""Covariance, PCA and whitening following the notes' recipe, in plain NumPy."""
+
+import numpy as np
+
+
+def covariance(X):
+    """mean (D,) and cov = Xcᵀ Xc / N (D, D) of the centred rows Xc = X − mean."""
+    mean = X.mean(axis=0)
+    Xc = X - mean
+    return mean, (Xc.T @ Xc) / X.shape[0]
+
+
+def sorted_eigh(cov):
+    """Eigenvalues descending and eigenvectors (D, D) columns of a covariance, via the notes' SVD.
+
+    Signs are fixed so that the largest-|.| entry of each eigenvector is positive, making the
+    decomposition deterministic across solvers and backends.
+    """
+    U, S, _ = np.linalg.svd(cov)
+    return S, fix_signs(U)
+
+
+def fix_signs(U):
+    """Flip each column so its largest-magnitude entry is positive."""
+    pivot = np.abs(U).argmax(axis=0)
+    signs = np.sign(U[pivot, np.arange(U.shape[1])])
+    signs[signs == 0] = 1
+    return U * signs
+
+
+def whitening_matrix(cov, method="zca", eps=1e-5, n_components=None):
+    """Matrix W so that (X − mean) @ W is white; also returns eigenvalues (k,) and vectors (D, k).
+
+    method "pca": W = U_k / sqrt(S_k + eps), shape (D, k) (rotate, reduce, scale);
+    "zca": W = U / sqrt(S + eps) @ Uᵀ, shape (D, D) (rotated back to the input space);
+    "rotate": W = U_k, plain PCA projection without scaling.
+    """
+    S, U = sorted_eigh(cov)
+    k = cov.shape[0] if n_components is None else n_components
+    S, U = S[:k], U[:, :k]
+    if method == "rotate":
+        W = U
+    elif method == "pca":
+        W = U / np.sqrt(S + eps)
+    elif method == "zca":
+        W = (U / np.sqrt(S + eps)) @ U.T
+    else:
+        raise ValueError(f"unknown whitening method {method!r}")
+    dt = cov.dtype
+    return W.astype(dt, copy=False), S.astype(dt, copy=False), U.astype(dt, copy=False)
