@@ -43,12 +43,44 @@ _kernels: dict[tuple[str, str], Callable[..., Any]] = {}
 _auto: list[str | None] = [None]
 
 
+_registered: dict[str, str] = {}
+
+
 def registry() -> dict[str, str]:
-    """Backend name → kernel package, built-ins plus the ``fastmlp.backends`` entry points."""
+    """Backend name → kernel package: built-ins, :func:`register` calls, ``fastmlp.backends`` entry points."""
     found = dict(BUILTIN)
+    found.update(_registered)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(ep.name, ep.value)
     return found
+
+
+def register(name: str, package: str) -> None:
+    """Add a backend: ``package`` is an importable module exporting some of the reference's ops.
+
+    Parameters
+    ----------
+    name : str
+        The name users select it by (``backend=name``, ``FASTMLP_BACKEND``).
+    package : str
+        Dotted module path, imported lazily on first use. It may define ``UNAVAILABLE_REASON``
+        (a non-empty string) to report that it cannot run on this machine.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"backend name must be an identifier, got {name!r}")
+    if name in BUILTIN:
+        raise ValueError(f"{name!r} is a built-in backend and cannot be replaced")
+    _registered[name] = package
+    forget(name)
+
+
+def forget(name: str | None = None) -> None:
+    """Drop cached imports and kernel lookups (of one backend, or all): the next use re-imports."""
+    for key in [k for k in _kernels if name is None or k[0] == name]:
+        del _kernels[key]
+    for key in [k for k in _loaded if name is None or k == name]:
+        del _loaded[key]
+    _auto[0] = None
 
 
 def _load(name: str) -> tuple[ModuleType | None, str]:

@@ -168,6 +168,11 @@ def dead_relu_fraction(h: Any, fired: Any = None, *, backend: str | None = None)
             raise TypeError("fired must be a bool NumPy array (it is updated in place)")
         if fired.shape != (h.shape[1],):
             raise ValueError(f"fired has shape {fired.shape} but h has {h.shape[1]} units")
-        if not fired.flags.writeable or not fired.flags.c_contiguous:
-            raise ValueError("fired must be writeable and C-contiguous (it is updated in place)")
+        if not fired.flags.writeable:
+            raise ValueError("fired is updated in place but is read-only")
+        if not fired.flags.c_contiguous:
+            work = np.ascontiguousarray(fired)
+            fraction = kernel("dead_relu_fraction", backend)(h, work)
+            fired[...] = work
+            return fraction
     return kernel("dead_relu_fraction", backend)(h, fired)

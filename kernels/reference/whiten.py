@@ -5,7 +5,8 @@ import numpy as np
 
 def covariance(X):
     """mean (D,) and cov = Xcᵀ Xc / N (D, D) of the centred rows Xc = X − mean."""
-    mean = X.mean(axis=0)
+    # accumulate in float64: a float32 sum of large finite values can overflow to inf
+    mean = X.mean(axis=0, dtype=np.float64).astype(X.dtype)
     Xc = X - mean
     return mean, (Xc.T @ Xc) / X.shape[0]
 

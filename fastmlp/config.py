@@ -1,0 +1,22 @@
+"""Numbers that would otherwise be magic, in one place: parity tolerances, shapes, launch sizes.
+
+Tolerances are per dtype and relative to the magnitude of the expected values (atol is scaled by
+max(1, max|want|)): fused kernels reorder sums, so bitwise equality is only demanded for masks,
+indices and random bits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TOLERANCES: dict[np.dtype, dict[str, float]] = {
+    np.dtype(np.float32): {"rtol": 2e-5, "atol": 2e-6},
+    np.dtype(np.float64): {"rtol": 1e-10, "atol": 1e-12},
+}
+
+# Shapes the parity harness runs every op on: 1 row, 1 column, odd sizes, a wide one.
+TEST_ROWS_COLS: tuple[tuple[int, int], ...] = ((1, 1), (1, 7), (3, 5), (17, 33), (64, 130))
+
+# CUDA launch configuration (tests under the simulator patch these small).
+CUDA_THREADS_PER_BLOCK = 256
+CUDA_MAX_BLOCKS = 1024

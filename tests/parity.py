@@ -1,0 +1,68 @@
+"""Comparison helpers for the parity harness: relayout inputs, run both sides, compare."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from fastmlp import ops
+from fastmlp.cases import Case, inputs
+from fastmlp.config import TOLERANCES
+from fastmlp.kernels import reference as ref
+
+LAYOUTS = ("C", "F", "strided")
+
+
+def relayout(a: Any, layout: str) -> Any:
+    """The same values as ``a`` in another memory layout (Fortran order or a strided view)."""
+    if not isinstance(a, np.ndarray) or a.ndim == 0 or layout == "C":
+        return a
+    if layout == "F":
+        return np.asfortranarray(a)
+    wide = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
+    view = wide[..., ::2]
+    view[...] = a
+    return view
+
+
+def assert_same(got: Any, want: Any, exact: bool, where: str = "output") -> None:
+    """Recursive comparison: arrays by dtype tolerance (bitwise if exact or non-float), floats too."""
+    if isinstance(want, tuple):
+        assert isinstance(got, tuple) and len(got) == len(want), f"{where}: {type(got)} vs {len(want)}-tuple"
+        for i, (g, w) in enumerate(zip(got, want)):
+            assert_same(g, w, exact, f"{where}[{i}]")
+        return
+    if want is None:
+        assert got is None, f"{where}: expected None, got {type(got).__name__}"
+        return
+    if isinstance(want, float):
+        assert isinstance(got, float), f"{where}: expected a Python float, got {type(got).__name__}"
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * max(1.0, abs(want)), err_msg=where)
+        return
+    got = np.asarray(got)
+    assert got.shape == want.shape, f"{where}: shape {got.shape} vs {want.shape}"
+    assert got.dtype == want.dtype, f"{where}: dtype {got.dtype} vs {want.dtype}"
+    if exact or want.dtype.kind != "f":
+        np.testing.assert_array_equal(got, want, err_msg=where)
+        return
+    tol = TOLERANCES[want.dtype]
+    scale = max(1.0, float(np.abs(want).max())) if want.size else 1.0
+    np.testing.assert_allclose(got, want, rtol=tol["rtol"], atol=tol["atol"] * scale, err_msg=where)
+
+
+def check_case(case: Case, backend: str, rows: int, cols: int, dtype: Any, layout: str = "C") -> None:
+    """Run ``case`` through ``fastmlp.ops`` on ``backend`` and directly on the reference; compare."""
+    args, kwargs = inputs(case, rows, cols, dtype)
+    want_args = copy.deepcopy(args)
+    want = getattr(ref, case.op)(*want_args, **kwargs)
+    got_args = tuple(relayout(a, layout) for a in copy.deepcopy(args))
+    got = getattr(ops, case.op)(*got_args, backend=backend, **kwargs)
+    assert_same(got, want, case.exact)
+    for pos in case.inplace:
+        assert_same(got_args[pos], want_args[pos], case.exact, f"argument {pos} (updated in place)")
+    # inputs that are not updated in place must be left untouched
+    for pos, (a, b) in enumerate(zip(got_args, args)):
+        if pos not in case.inplace and isinstance(b, np.ndarray):
+            np.testing.assert_array_equal(a, b, err_msg=f"argument {pos} was modified")

@@ -1,0 +1,190 @@
+"""Backend registry, selection order, fallback and the consistency of backend packages."""
+
+import importlib
+import inspect
+import sys
+import threading
+import types
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import backends, ops
+from fastmlp.backends import BackendUnavailableError
+from fastmlp.cases import CASES
+from fastmlp.kernels import reference as ref
+
+OP_NAMES = backends.ops()
+
+
+@pytest.fixture
+def clean_selection(monkeypatch):
+    monkeypatch.delenv(backends.ENV_VAR, raising=False)
+    fastmlp.set_backend(None)
+    yield
+    fastmlp.set_backend(None)
+
+
+@pytest.fixture
+def fake_backend(monkeypatch):
+    """A backend with one native op whose result is recognisable, and one unavailable backend."""
+    fake = types.ModuleType("fake_kernels")
+    fake.relu_forward = lambda x: np.full_like(x, 42.0)
+    broken = types.ModuleType("broken_kernels")
+    broken.UNAVAILABLE_REASON = "needs hardware this machine lacks"
+    monkeypatch.setitem(sys.modules, "fake_kernels", fake)
+    monkeypatch.setitem(sys.modules, "broken_kernels", broken)
+    backends.register("fake", "fake_kernels")
+    backends.register("broken", "broken_kernels")
+    yield "fake"
+    for name in ("fake", "broken"):
+        backends._registered.pop(name, None)
+        backends.forget(name)
+
+
+def test_reference_is_always_available_and_complete():
+    assert "numpy" in backends.available()
+    assert set(backends.coverage()["numpy"].values()) == {"native"}
+    assert len(OP_NAMES) == 39
+
+
+def test_every_op_has_a_public_function_with_backend_keyword():
+    for op in OP_NAMES:
+        fn = getattr(ops, op)
+        param = inspect.signature(fn).parameters["backend"]
+        assert param.kind is inspect.Parameter.KEYWORD_ONLY and param.default is None, op
+        assert fn.__doc__ and fn.__doc__.strip(), f"ops.{op} has no docstring"
+    public = {n for n in ops.__all__ if callable(getattr(ops, n))}
+    assert public == set(OP_NAMES)
+
+
+def test_case_table_covers_every_op():
+    assert {case.op for case in CASES} == set(OP_NAMES)
+    assert len({case.name for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("name", [n for n in backends.available() if n != "numpy"])
+def test_backend_packages_match_the_reference(name):
+    """thinc's consistency idea: a backend exports only reference names, with the same signatures."""
+    module = importlib.import_module(backends.registry()[name])
+    public = {n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))}
+    extra = public - set(OP_NAMES)
+    assert not extra, f"backend {name} exports names the reference lacks: {sorted(extra)}"
+    for op in public:
+        got = inspect.signature(getattr(module, op))
+        want = inspect.signature(getattr(ref, op))
+        assert list(got.parameters) == list(want.parameters), f"{name}.{op}{got} != reference{want}"
+
+
+def test_automatic_choice_prefers_compiled_backends(clean_selection):
+    first = next(n for n in backends.AUTO_ORDER if backends.is_available(n))
+    assert fastmlp.get_backend() == first
+
+
+def test_selection_order(clean_selection, monkeypatch, fake_backend):
+    monkeypatch.setenv(backends.ENV_VAR, "numpy")
+    assert fastmlp.get_backend() == "numpy"  # env beats automatic
+    fastmlp.set_backend("fake")
+    assert fastmlp.get_backend() == "fake"  # set_backend beats env
+    with fastmlp.use_backend("numpy"):
+        assert fastmlp.get_backend() == "numpy"  # context beats set_backend
+        x = np.array([[-1.0, 2.0]])
+        np.testing.assert_array_equal(ops.relu_forward(x, backend="fake"), [[42.0, 42.0]])  # explicit wins
+        np.testing.assert_array_equal(ops.relu_forward(x), [[0.0, 2.0]])
+    assert fastmlp.get_backend() == "fake"
+    np.testing.assert_array_equal(ops.relu_forward(np.array([[1.0]])), [[42.0]])
+    fastmlp.set_backend(None)
+    assert fastmlp.get_backend() == "numpy"
+
+
+def test_use_backend_is_local_to_its_thread(clean_selection, monkeypatch):
+    monkeypatch.setenv(backends.ENV_VAR, "numpy")
+    seen = []
+    with fastmlp.use_backend("numpy"):
+        backends.register("other", "fastmlp.kernels.reference")
+        try:
+            with fastmlp.use_backend("other"):
+                t = threading.Thread(target=lambda: seen.append(fastmlp.get_backend()))
+                t.start()
+                t.join()
+                assert fastmlp.get_backend() == "other"
+        finally:
+            backends._registered.pop("other")
+            backends.forget("other")
+    assert seen == ["numpy"]  # the other thread sees the env choice, not this thread's context
+
+
+def test_use_backend_restores_after_an_exception(clean_selection, monkeypatch):
+    monkeypatch.setenv(backends.ENV_VAR, "numpy")
+    with pytest.raises(KeyError):
+        with fastmlp.use_backend("numpy"):
+            raise KeyError("boom")
+    assert backends._context.get() is None
+
+
+def test_missing_op_falls_back_to_reference(fake_backend):
+    cov = backends.coverage()["fake"]
+    assert cov["relu_forward"] == "native"
+    assert cov["sigmoid_forward"] == "reference"
+    got = ops.sigmoid_forward(np.array([[0.0]]), backend="fake")
+    np.testing.assert_array_equal(got, [[0.5]])
+
+
+def test_unavailable_backend_raises_with_reason(clean_selection, fake_backend, monkeypatch):
+    assert "broken" not in backends.available()
+    assert backends.unavailable_reason("broken") == "needs hardware this machine lacks"
+    with pytest.raises(BackendUnavailableError, match="needs hardware"):
+        ops.relu_forward(np.ones((1, 1)), backend="broken")
+    with pytest.raises(BackendUnavailableError, match="broken"):
+        fastmlp.set_backend("broken")
+    with pytest.raises(BackendUnavailableError):
+        with fastmlp.use_backend("broken"):
+            pass
+    monkeypatch.setenv(backends.ENV_VAR, "broken")  # the env var gets no silent fallback either
+    with pytest.raises(BackendUnavailableError, match="not available"):
+        ops.relu_forward(np.ones((1, 1)))
+
+
+def test_unknown_backend_names_the_known_ones(clean_selection, monkeypatch):
+    with pytest.raises(ValueError, match="known backends"):
+        ops.relu_forward(np.ones((1, 1)), backend="tensorflow")
+    monkeypatch.setenv(backends.ENV_VAR, "nonsense")
+    with pytest.raises(ValueError, match="unknown backend 'nonsense'"):
+        fastmlp.get_backend()
+    with pytest.raises(TypeError):
+        fastmlp.set_backend(3)
+
+
+def test_builtin_names_cannot_be_replaced():
+    with pytest.raises(ValueError, match="built-in"):
+        backends.register("numpy", "somewhere")
+    with pytest.raises(ValueError, match="identifier"):
+        backends.register("not a name", "somewhere")
+
+
+def test_device_arrays_are_recognised():
+    class FakeDeviceArray:
+        __cuda_array_interface__ = {"shape": (1,), "typestr": "<f4", "data": (0, False), "version": 3}
+
+    assert backends.is_device_array(FakeDeviceArray())
+    assert not backends.is_device_array(np.ones(1))
+
+
+def test_set_num_threads_governs_numba_and_blas():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = fastmlp.get_num_threads()
+    try:
+        fastmlp.set_num_threads(1)
+        assert fastmlp.get_num_threads() == 1
+        blas = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+        assert blas and all(i["num_threads"] == 1 for i in blas)
+        if "numba" in sys.modules:
+            import numba
+
+            assert numba.get_num_threads() == 1
+    finally:
+        fastmlp.set_num_threads(before)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError):
+            fastmlp.set_num_threads(bad)
