@@ -1,0 +1,29 @@
+"""Every case with bench sizes, each available backend side by side in one group per op and size.
+
+    python -m pytest benches/bench_ops.py --benchmark-enable --benchmark-json=bench.json
+    python benches/report.py bench.json          # markdown table of speed-ups vs the reference
+
+With the default ``--benchmark-disable`` (pyproject addopts) each runs once as a plain test.
+"""
+
+import pytest
+from conftest import BENCH_BACKENDS, prepared
+
+from fastmlp.cases import CASES
+
+PARAMS = [
+    pytest.param(case, rows, cols, id=f"{case.name}-{rows}x{cols}")
+    for case in CASES
+    for rows, cols in case.bench
+]
+
+
+@pytest.mark.parametrize("backend", BENCH_BACKENDS)
+@pytest.mark.parametrize("case,rows,cols", PARAMS)
+def bench_op(benchmark, case, rows, cols, backend):
+    benchmark.group = f"{case.name} {rows}x{cols}"
+    benchmark.extra_info.update(op=case.op, case=case.name, rows=rows, cols=cols, backend=backend)
+    run = prepared(case, backend, rows, cols)
+    result = benchmark(run)
+    if isinstance(result, tuple) and result and isinstance(result[0], float):
+        assert result[0] == result[0]  # a loss came back as a number, not NaN
