@@ -7,6 +7,7 @@ from . import backends, ops
 from ._version import __version__
 from .backends import get_backend, set_backend, use_backend
 from .threads import get_num_threads, set_num_threads
+from .warmup import warmup
 
 __all__ = [
     "__version__",
@@ -17,4 +18,5 @@ __all__ = [
     "set_backend",
     "set_num_threads",
     "use_backend",
+    "warmup",
 ]

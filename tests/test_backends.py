@@ -188,3 +188,10 @@ def test_set_num_threads_governs_numba_and_blas():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError):
             fastmlp.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("name", [n for n in backends.available() if n != "cuda"])
+def test_warmup_runs_every_op(name):
+    spent = fastmlp.warmup(name, dtypes=("float32",))
+    assert set(spent) == set(OP_NAMES)
+    assert all(t >= 0 for t in spent.values())

@@ -1,0 +1,150 @@
+"""Shared pieces of the Numba CPU kernels: flags, size thresholds, work splitting, vector-friendly exp.
+
+Everything tunable lives here (house rule 7). Timings quoted are medians on the 2-core AVX2 dev
+machine (AMD EPYC, OpenMP threading layer), float32 unless said otherwise.
+"""
+
+import types as _pytypes
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
+
+# The safe fast-math subset: no nnan/ninf (softmax's max-shift and the logs rely on infinities).
+# Used only by reductions, where "reassoc" is what lets LLVM vectorise a sum; elementwise kernels
+# stay strict so they round exactly like the NumPy reference (and so "reassoc" can never undo the
+# Cody-Waite range reduction inside _exp_neg).
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+# Elements per chunk below which a kernel runs serially. A parallel launch costs ~3-5 us here
+# (prange over 1 item on 10 elements: 3.2 us vs 0.5 us serial); at 131k float32 elements an
+# elementwise pass takes ~20 us parallel vs ~25 us serial, so splitting pays from ~32k up.
+MIN_CHUNK = 32768
+# Upper bound on chunks: enough to balance 2-16 threads; chunking depends on the size only, never
+# on the thread count, so reductions (per-chunk partial buffers) give the same bits on any count.
+MAX_CHUNKS = 64
+
+
+def n_chunks(n_items, items_per_row=1):
+    """Chunks to split ``n_items`` rows (of ``items_per_row`` elements) into; 1 means run serially."""
+    per = max(1, MIN_CHUNK // max(1, items_per_row))
+    return int(min(MAX_CHUNKS, max(1, n_items // per), max(1, n_items)))
+
+
+def twin(**options):
+    """Decorator: compile one body as (serial, parallel) dispatchers, both cached.
+
+    The serial copy gets its own qualname: Numba's cache key ignores ``parallel``, so two
+    dispatchers of one function object would overwrite each other's cache entries.
+    """
+
+    def wrap(fn):
+        copy = _pytypes.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial",
+                                     fn.__defaults__, fn.__closure__)
+        copy.__qualname__ = fn.__qualname__ + "_serial"
+        copy.__doc__ = fn.__doc__
+        serial = njit(cache=True, **options)(copy)
+        parallel = njit(cache=True, parallel=True, **options)(fn)
+        return serial, parallel
+
+    return wrap
+
+
+def pick(kernel_pair, nch):
+    """The serial kernel for one chunk, else the parallel one."""
+    return kernel_pair[1] if nch > 1 else kernel_pair[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# exp / expm1 for arguments <= 0, written so LLVM vectorises them (Numba has no SVML here, and
+# libm's scalar expf costs ~5.5 ns/element against NumPy's SIMD exp at 2.4 ns). Cody-Waite range
+# reduction x = k ln2 + r, |r| <= ln2/2; Taylor polynomial for expm1(r) (degree 7 for float32,
+# 13 for float64: truncation < 0.1 ulp); 2^k built from its bits. Results are within ~2 ulp of
+# NumPy's. Every caller needs only x <= 0 (softmax's x - max, sigmoid's -|x|, tanh's -2|x|),
+# so 2^k never overflows; subnormal results are kept by scaling with 2^(k+OFF) then 2^-OFF.
+# ---------------------------------------------------------------------------------------------
+
+
+@intrinsic
+def _pow2(typingctx, k):
+    """2.0**k for a float holding an integer k with k + bias in the normal exponent range."""
+    if k == types.float32:
+        ity, bias, shift, fty = ir.IntType(32), 127, 23, ir.FloatType()
+    elif k == types.float64:
+        ity, bias, shift, fty = ir.IntType(64), 1023, 52, ir.DoubleType()
+    else:
+        return None
+
+    def codegen(context, builder, signature, args):
+        i = builder.fptosi(args[0], ity)
+        i = builder.shl(builder.add(i, ity(bias)), ity(shift))
+        return builder.bitcast(i, fty)
+
+    return k(k), codegen
+
+
+def _exp_parts_f32(x):  # pragma: no cover - compiled
+    lo = np.float32(-104.0)  # exp(-104) < half the smallest float32 subnormal
+    xc = x if x > lo else lo  # NaN -> lo; patched back below
+    kf = np.floor(xc * np.float32(1.44269504) + np.float32(0.5))
+    r = (xc - kf * np.float32(0.693359375)) - kf * np.float32(-2.12194440e-4)
+    q = np.float32(1.0 / 5040.0) + r * np.float32(1.0 / 40320.0)
+    q = np.float32(1.0 / 720.0) + r * q
+    q = np.float32(1.0 / 120.0) + r * q
+    q = np.float32(1.0 / 24.0) + r * q
+    q = np.float32(1.0 / 6.0) + r * q
+    q = np.float32(0.5) + r * q
+    q = r + (r * r) * q  # expm1(r)
+    s = _pow2(kf + np.float32(64.0)) * np.float32(5.421010862427522e-20)  # 2^k, 2^-64
+    return q, s, np.float32(1.0)
+
+
+def _exp_parts_f64(x):  # pragma: no cover - compiled
+    lo = -746.0
+    xc = x if x > lo else lo
+    kf = np.floor(xc * 1.4426950408889634 + 0.5)
+    r = (xc - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10
+    q = 1.0 / 87178291200.0 + r * (1.0 / 1307674368000.0)
+    q = 1.0 / 6227020800.0 + r * q
+    q = 1.0 / 479001600.0 + r * q
+    q = 1.0 / 39916800.0 + r * q
+    q = 1.0 / 3628800.0 + r * q
+    q = 1.0 / 362880.0 + r * q
+    q = 1.0 / 40320.0 + r * q
+    q = 1.0 / 5040.0 + r * q
+    q = 1.0 / 720.0 + r * q
+    q = 1.0 / 120.0 + r * q
+    q = 1.0 / 24.0 + r * q
+    q = 1.0 / 6.0 + r * q
+    q = 0.5 + r * q
+    q = r + (r * r) * q
+    s = _pow2(kf + 128.0) * 2.938735877055719e-39  # 2^k, 2^-128
+    return q, s, 1.0
+
+
+def _exp_parts(x):  # pragma: no cover - typing stub
+    raise NotImplementedError
+
+
+@overload(_exp_parts, inline="always")
+def _ov_exp_parts(x):
+    if x == types.float32:
+        return _exp_parts_f32
+    if x == types.float64:
+        return _exp_parts_f64
+    return None
+
+
+@njit(inline="always")
+def exp_neg(x):
+    """e^x for x <= 0, -inf or NaN (vectorisable), in x's float type."""
+    q, s, one = _exp_parts(x)  # below the cut-off s underflows to 0, so e^x -> 0 there
+    return s * q + s if x == x else x
+
+
+@njit(inline="always")
+def expm1_neg(x):
+    """e^x - 1 for x <= 0, -inf or NaN, accurate near 0 (vectorisable), in x's float type."""
+    q, s, one = _exp_parts(x)
+    return s * q + (s - one) if x == x else x
