@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from fastmlp.kernels import reference as ref
 from tolerances import FD_REL_ERR, FD_STEP, KINK_GAP
 
@@ -75,7 +74,7 @@ def test_affine_backward():
     rng = np.random.default_rng(0)
     x, w, b, dy = randn(rng, 4, 3), randn(rng, 3, 5), randn(rng, 5), randn(rng, 4, 5)
     dx, dw, db = ref.affine_backward(dy, x, w)
-    check(lambda: (dy * ref.affine_forward(x, w, b)).sum(), dict(x=x, w=w, b=b), dict(x=dx, w=dw, b=db))
+    check(lambda: (dy * ref.affine_forward(x, w, b)).sum(), {"x": x, "w": w, "b": b}, {"x": dx, "w": dw, "b": db})
 
 
 @pytest.mark.parametrize("keep_prob", [1.0, 0.7])
@@ -85,13 +84,13 @@ def test_dense_backward(activation, keep_prob):
         return randn(rng, 4, 3), randn(rng, 3, 5), randn(rng, 5), randn(rng, 4, 5)
 
     x, w, b, dout = draw(make, lambda a: away_from(a[0] @ a[1] + a[2]))  # pre-activations off 0
-    opts = dict(activation=activation, keep_prob=keep_prob, seed=SEED, stream=STREAM, alpha=0.05)
+    opts = {"activation": activation, "keep_prob": keep_prob, "seed": SEED, "stream": STREAM, "alpha": 0.05}
     out = ref.dense_forward(x, w, b, **opts)
-    if keep_prob < 1:
-        assert 0 < (out == 0).sum() < out.size or activation == "relu"  # the mask drops some units
+    if keep_prob < 1:  # the mask drops some units and keeps others
+        assert 0 < (ref.dropout_mask(out.shape, keep_prob, SEED, STREAM) == 0).sum() < out.size
     dx, dw, db = ref.dense_backward(dout, x, w, out, **opts)
-    check(lambda: (dout * ref.dense_forward(x, w, b, **opts)).sum(), dict(x=x, w=w, b=b),
-          dict(x=dx, w=dw, b=db))
+    check(lambda: (dout * ref.dense_forward(x, w, b, **opts)).sum(), {"x": x, "w": w, "b": b},
+          {"x": dx, "w": dw, "b": db})
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "tanh"])
@@ -102,7 +101,7 @@ def test_elementwise_backward(name):
     forward, backward = getattr(ref, f"{name}_forward"), getattr(ref, f"{name}_backward")
     saved = x if name == "leaky_relu" else forward(x, *extra)  # leaky takes x, the others y
     dx = backward(dy, saved, *extra)
-    check(lambda: (dy * forward(x, *extra)).sum(), dict(x=x), dict(x=dx))
+    check(lambda: (dy * forward(x, *extra)).sum(), {"x": x}, {"x": dx})
 
 
 def test_prelu_backward():
@@ -110,7 +109,7 @@ def test_prelu_backward():
     x, dy, alpha = signed(rng, 5, 3), randn(rng, 5, 3), rng.uniform(0.05, 0.5, 3)
     x[0] = -np.abs(x[0])  # every unit has a negative input: dalpha is non-zero
     dx, dalpha = ref.prelu_backward(dy, x, alpha)
-    check(lambda: (dy * ref.prelu_forward(x, alpha)).sum(), dict(x=x, alpha=alpha), dict(x=dx, alpha=dalpha))
+    check(lambda: (dy * ref.prelu_forward(x, alpha)).sum(), {"x": x, "alpha": alpha}, {"x": dx, "alpha": dalpha})
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])
@@ -125,16 +124,16 @@ def test_maxout_backward(k):
         return (top2[:, :, 1] - top2[:, :, 0]).min() >= KINK_GAP
 
     z, dy = draw(make, no_ties)
-    y, idx = ref.maxout_forward(z, k)
+    _, idx = ref.maxout_forward(z, k)
     dz = ref.maxout_backward(dy, idx, k)
-    check(lambda: (dy * ref.maxout_forward(z, k)[0]).sum(), dict(z=z), dict(z=dz))
+    check(lambda: (dy * ref.maxout_forward(z, k)[0]).sum(), {"z": z}, {"z": dz})
 
 
 def test_dropout_backward():
     rng = np.random.default_rng(3)
     x, dy = randn(rng, 4, 5), randn(rng, 4, 5)
     dx = ref.dropout_backward(dy, 0.7, SEED, STREAM)
-    check(lambda: (dy * ref.dropout_forward(x, 0.7, SEED, STREAM)).sum(), dict(x=x), dict(x=dx))
+    check(lambda: (dy * ref.dropout_forward(x, 0.7, SEED, STREAM)).sum(), {"x": x}, {"x": dx})
 
 
 def test_dropconnect_backward():
@@ -142,8 +141,8 @@ def test_dropconnect_backward():
     x, w, b, dy = randn(rng, 4, 3), randn(rng, 3, 5), randn(rng, 5), randn(rng, 4, 5)
     dx, dw, db = ref.dropconnect_backward(dy, x, w, 0.7, SEED, STREAM)
     assert (dw == 0).any()  # dropped weights get no gradient
-    check(lambda: (dy * ref.dropconnect_forward(x, w, b, 0.7, SEED, STREAM)).sum(), dict(x=x, w=w, b=b),
-          dict(x=dx, w=dw, b=db))
+    check(lambda: (dy * ref.dropconnect_forward(x, w, b, 0.7, SEED, STREAM)).sum(), {"x": x, "w": w, "b": b},
+          {"x": dx, "w": dw, "b": db})
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -158,8 +157,8 @@ def test_batchnorm_backward(training):
 
     _, mean, inv_std = forward()
     dx, dgamma, dbeta = ref.batchnorm_backward(dy, x, gamma, mean, inv_std, training)
-    check(lambda: (dy * forward()[0]).sum(), dict(x=x, gamma=gamma, beta=beta),
-          dict(x=dx, gamma=dgamma, beta=dbeta))
+    check(lambda: (dy * forward()[0]).sum(), {"x": x, "gamma": gamma, "beta": beta},
+          {"x": dx, "gamma": dgamma, "beta": dbeta})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +198,7 @@ def test_loss_gradient(case):
     scores, target = draw(make, ok)
     loss, dscores = loss_fn(scores, target)
     assert loss > 0
-    check(lambda: loss_fn(scores, target)[0], dict(scores=scores), dict(scores=dscores))
+    check(lambda: loss_fn(scores, target)[0], {"scores": scores}, {"scores": dscores})
 
 
 def test_weight_decay_is_gradient_of_half_l2():

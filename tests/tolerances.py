@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-TOL = {
-    np.float32: dict(rtol=1e-5, atol=1e-6),
-    np.float64: dict(rtol=1e-10, atol=1e-12),
-}
+from fastmlp.config import TOLERANCES
+
+# the per-dtype numbers live in fastmlp/config.py, shared with the backend parity harness
+TOL = {np.float32: TOLERANCES[np.dtype(np.float32)], np.float64: TOLERANCES[np.dtype(np.float64)]}
 
 # Central finite differences in float64 (h = FD_STEP): the norm-wise relative error
 # max|num - ana| / max(max|num|, max|ana|) of a correct backward is ~1e-9 (round-off eps*|L|/h);
