@@ -3,13 +3,25 @@
 Batches are rows (N x D, the CS231n layout); weight matrices are (D_in, D_out).
 """
 
-from . import backends, ops
+from . import backends, init, layers, losses, ops, optim
 from ._version import __version__
 from .backends import get_backend, set_backend, use_backend
+from .builder import MLP
+from .io import ModelFileError, load
+from .model import Sequential, TrainingDiverged
 from .threads import get_num_threads, set_num_threads
 from .warmup import warmup
 
 __all__ = [
+    "MLP",
+    "ModelFileError",
+    "Sequential",
+    "TrainingDiverged",
+    "init",
+    "layers",
+    "load",
+    "losses",
+    "optim",
     "__version__",
     "backends",
     "get_backend",

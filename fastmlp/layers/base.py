@@ -1,0 +1,78 @@
+"""Layer base class and parameters: each layer holds its parameters and the cache its backward needs.
+
+A layer's ``forward(x, training, seed)`` returns its output; ``backward(dy)`` returns ``dx`` and
+fills ``param.grad`` of each :class:`Param`. ``backend`` (set by the model) picks the kernels;
+``stream`` (the layer's index in the model) separates its dropout masks from other layers'.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+
+FUSED_ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
+
+
+@dataclass(eq=False)
+class Param:
+    """A learnable array, its gradient and how it is regularized.
+
+    ``regularized`` is True for weights (L2/L1/max-norm apply) and False for biases, batch-norm
+    scales and PReLU slopes. ``l2``/``l1`` override the optimizer/model strengths for this array.
+    """
+
+    name: str
+    value: np.ndarray
+    regularized: bool = False
+    l2: float | None = None
+    l1: float | None = None
+    max_norm: float | None = None
+    grad: np.ndarray | None = None
+
+
+class Layer:
+    """Base class: no parameters, identity forward."""
+
+    backend: str | None = None
+    stream: int = 0
+
+    def __init__(self) -> None:
+        self.params: list[Param] = []
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def forward(self, x: np.ndarray, training: bool = False, seed: int = 0) -> np.ndarray:
+        """Output of the layer for a batch ``x`` (N, D)."""
+        return x
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Gradient wrt the input; fills the gradients of the parameters."""
+        return dy
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-serialisable) that rebuild this layer's shape and options."""
+        return {}
+
+    @property
+    def n_out(self) -> int | None:
+        """Output width, when the layer fixes it."""
+        return None
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _check_size(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _check_keep(keep_prob: float) -> float:
+    return ops._checks.keep_prob(keep_prob)
+
+

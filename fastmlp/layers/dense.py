@@ -1,0 +1,204 @@
+"""Layers with weights: Dense (fused activation + dropout), Maxout, DropConnect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import init as initializers
+from .. import ops
+from .base import FUSED_ACTIVATIONS, Layer, Param, _check_keep, _check_size
+
+
+class Dense(Layer):
+    """Fully connected layer ``f(x @ W + b) * dropout_mask``, W (n_in, n_out).
+
+    With ``activation`` and/or ``keep_prob < 1`` the activation and inverted dropout are fused
+    into one pass after the GEMM (:func:`fastmlp.ops.dense_forward`).
+
+    Parameters
+    ----------
+    n_in, n_out : int
+    activation : {"identity", "relu", "leaky_relu", "sigmoid", "tanh"}, default "identity"
+    keep_prob : float in (0, 1], default 1 (no dropout)
+    init : str or callable, default "he" (see :mod:`fastmlp.init`)
+    bias : float, default 0 (the notes suggest 0.01 for ReLU units as an option)
+    l2, l1 : float, optional
+        Per-layer regularization strengths (override the model's / optimizer's).
+    max_norm : float, optional
+        Project each unit's incoming weights onto ``||w|| <= max_norm`` after every update.
+    alpha : float, default 0.01, slope of ``leaky_relu``
+    dtype : float dtype, default float32
+    rng : numpy.random.Generator, optional
+    """
+
+    def __init__(self, n_in: int, n_out: int, activation: str = "identity", keep_prob: float = 1.0,
+                 init: Any = "he", bias: float = 0.0, l2: float | None = None, l1: float | None = None,
+                 max_norm: float | None = None, alpha: float = 0.01, dtype: Any = np.float32,
+                 rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        self.n_in, self._n_out = _check_size(n_in, "n_in"), _check_size(n_out, "n_out")
+        if activation not in FUSED_ACTIVATIONS:
+            raise ValueError(f"activation must be one of {FUSED_ACTIVATIONS}, got {activation!r}")
+        self.activation, self.keep_prob, self.alpha = activation, _check_keep(keep_prob), float(alpha)
+        self.init_name = init if isinstance(init, str) else getattr(init, "__name__", "custom")
+        self.bias, self.dtype = float(bias), np.dtype(dtype)
+        rng = rng if rng is not None else np.random.default_rng()
+        w = initializers.get(init)(self.n_in, self._n_out, rng, self.dtype)
+        self.W = Param("W", np.ascontiguousarray(w, dtype=self.dtype), True, l2, l1, max_norm)
+        self.b = Param("b", np.full(self._n_out, self.bias, dtype=self.dtype))
+        self.params = [self.W, self.b]
+        self._fused = activation != "identity" or self.keep_prob < 1.0
+        self._x: np.ndarray | None = None
+        self._out: np.ndarray | None = None
+        self._seed = 0
+        self._training = False
+
+    @property
+    def n_out(self) -> int:
+        """Number of units."""
+        return self._n_out
+
+    def _keep(self, training: bool) -> float:
+        return self.keep_prob if training else 1.0
+
+    def forward(self, x: np.ndarray, training: bool = False, seed: int = 0) -> np.ndarray:
+        """``f(x @ W + b)`` with inverted dropout when training."""
+        self._x, self._seed, self._training = x, seed, training
+        W, b = self.W.value, self.b.value
+        if self._fused:
+            out = ops.dense_forward(x, W, b, self.activation, self._keep(training), seed, self.stream,
+                                    self.alpha, backend=self.backend)
+        else:
+            out = ops.affine_forward(x, W, b, backend=self.backend)
+        self._out = out
+        return out
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Fused epilogue backward, then the two GEMMs."""
+        if self._fused:
+            dx, dW, db = ops.dense_backward(dy, self._x, self.W.value, self._out, self.activation,
+                                            self._keep(self._training), self._seed, self.stream, self.alpha,
+                                            backend=self.backend)
+        else:
+            dx, dW, db = ops.affine_backward(dy, self._x, self.W.value, backend=self.backend)
+        self.W.grad, self.b.grad = dW, db
+        return dx
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments."""
+        return {"n_in": self.n_in, "n_out": self._n_out, "activation": self.activation,
+                "keep_prob": self.keep_prob, "init": self.init_name, "bias": self.bias, "l2": self.W.l2,
+                "l1": self.W.l1, "max_norm": self.W.max_norm, "alpha": self.alpha, "dtype": self.dtype.name}
+
+
+
+
+class Maxout(Layer):
+    """Maxout (Goodfellow et al. 2013): ``max_p (x @ W_p + b_p)`` over ``k`` affine pieces per unit.
+
+    ReLU and leaky ReLU are special cases; it has ``k`` times the parameters of a Dense layer.
+    W is stored as (n_in, n_out * k), the pieces of unit j in columns ``j*k .. j*k + k - 1``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+    k : int >= 2, default 2
+    init : str or callable, default "he"
+    l2, l1, max_norm : float, optional (as for :class:`Dense`)
+    dtype, rng : as for :class:`Dense`
+    """
+
+    def __init__(self, n_in: int, n_out: int, k: int = 2, init: Any = "he", l2: float | None = None,
+                 l1: float | None = None, max_norm: float | None = None, dtype: Any = np.float32,
+                 rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        self.n_in, self._n_out, self.k = _check_size(n_in, "n_in"), _check_size(n_out, "n_out"), _check_size(k, "k")
+        self.init_name = init if isinstance(init, str) else getattr(init, "__name__", "custom")
+        self.dtype = np.dtype(dtype)
+        rng = rng if rng is not None else np.random.default_rng()
+        w = initializers.get(init)(self.n_in, self._n_out * self.k, rng, self.dtype)
+        self.W = Param("W", np.ascontiguousarray(w, dtype=self.dtype), True, l2, l1, max_norm)
+        self.b = Param("b", np.zeros(self._n_out * self.k, dtype=self.dtype))
+        self.params = [self.W, self.b]
+
+    @property
+    def n_out(self) -> int:
+        """Number of units."""
+        return self._n_out
+
+    def forward(self, x: np.ndarray, training: bool = False, seed: int = 0) -> np.ndarray:
+        """Affine pieces, then the max over each unit's pieces."""
+        self._x = x
+        z = ops.affine_forward(x, self.W.value, self.b.value, backend=self.backend)
+        y, self._idx = ops.maxout_forward(z, self.k, backend=self.backend)
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Route dy to the winning pieces, then the affine backward."""
+        dz = ops.maxout_backward(dy, self._idx, self.k, backend=self.backend)
+        dx, self.W.grad, self.b.grad = ops.affine_backward(dz, self._x, self.W.value, backend=self.backend)
+        return dx
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments."""
+        return {"n_in": self.n_in, "n_out": self._n_out, "k": self.k, "init": self.init_name, "l2": self.W.l2,
+                "l1": self.W.l1, "max_norm": self.W.max_norm, "dtype": self.dtype.name}
+
+
+class DropConnect(Layer):
+    """Affine layer whose WEIGHTS are dropped at random while training (Wan et al. 2013).
+
+    Training computes ``x @ (W * M) + b`` with an inverted mask M (kept weights scaled by
+    ``1/keep_prob``), so inference uses W as is. An activation follows as a separate layer.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+    keep_prob : float in (0, 1], default 0.5
+    init, bias, l2, l1, max_norm, dtype, rng : as for :class:`Dense`
+    """
+
+    def __init__(self, n_in: int, n_out: int, keep_prob: float = 0.5, init: Any = "he", bias: float = 0.0,
+                 l2: float | None = None, l1: float | None = None, max_norm: float | None = None,
+                 dtype: Any = np.float32, rng: np.random.Generator | None = None) -> None:
+        super().__init__()
+        self.n_in, self._n_out = _check_size(n_in, "n_in"), _check_size(n_out, "n_out")
+        self.keep_prob = _check_keep(keep_prob)
+        self.init_name = init if isinstance(init, str) else getattr(init, "__name__", "custom")
+        self.bias, self.dtype = float(bias), np.dtype(dtype)
+        rng = rng if rng is not None else np.random.default_rng()
+        w = initializers.get(init)(self.n_in, self._n_out, rng, self.dtype)
+        self.W = Param("W", np.ascontiguousarray(w, dtype=self.dtype), True, l2, l1, max_norm)
+        self.b = Param("b", np.full(self._n_out, self.bias, dtype=self.dtype))
+        self.params = [self.W, self.b]
+
+    @property
+    def n_out(self) -> int:
+        """Number of units."""
+        return self._n_out
+
+    def forward(self, x: np.ndarray, training: bool = False, seed: int = 0) -> np.ndarray:
+        """Masked-weight affine map when training, plain affine otherwise."""
+        self._x, self._seed, self._training = x, seed, training
+        if training and self.keep_prob < 1.0:
+            return ops.dropconnect_forward(x, self.W.value, self.b.value, self.keep_prob, seed, self.stream,
+                                           backend=self.backend)
+        return ops.affine_forward(x, self.W.value, self.b.value, backend=self.backend)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Gradients through the same mask (regenerated from the seed)."""
+        if self._training and self.keep_prob < 1.0:
+            dx, dW, db = ops.dropconnect_backward(dy, self._x, self.W.value, self.keep_prob, self._seed,
+                                                  self.stream, backend=self.backend)
+        else:
+            dx, dW, db = ops.affine_backward(dy, self._x, self.W.value, backend=self.backend)
+        self.W.grad, self.b.grad = dW, db
+        return dx
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments."""
+        return {"n_in": self.n_in, "n_out": self._n_out, "keep_prob": self.keep_prob, "init": self.init_name,
+                "bias": self.bias, "l2": self.W.l2, "l1": self.W.l1, "max_norm": self.W.max_norm,
+                "dtype": self.dtype.name}

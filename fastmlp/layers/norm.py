@@ -1,0 +1,106 @@
+"""Dropout and batch normalization layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from .base import Layer, Param, _check_keep, _check_size
+
+
+class Dropout(Layer):
+    """Dropout with keep probability ``keep_prob`` (the notes' p).
+
+    ``mode="inverted"`` (recommended): kept units are scaled by ``1/p`` while training, prediction
+    is untouched. ``mode="vanilla"``: training multiplies by a 0/1 mask, prediction scales by p.
+    Masks come from the counter RNG keyed by (step seed, layer index): identical on every backend.
+
+    Parameters
+    ----------
+    keep_prob : float in (0, 1], default 0.5
+    mode : {"inverted", "vanilla"}
+    """
+
+    def __init__(self, keep_prob: float = 0.5, mode: str = "inverted") -> None:
+        super().__init__()
+        self.keep_prob = _check_keep(keep_prob)
+        if mode not in ("inverted", "vanilla"):
+            raise ValueError(f"mode must be 'inverted' or 'vanilla', got {mode!r}")
+        self.mode = mode
+        self._mask: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray, training: bool = False, seed: int = 0) -> np.ndarray:
+        """Masked when training; identity (inverted) or scaled by p (vanilla) when predicting."""
+        self._seed, self._training = seed, training
+        p = self.keep_prob
+        if not training or p == 1.0:
+            return x * np.asarray(p, dtype=x.dtype) if (self.mode == "vanilla" and p < 1.0) else x
+        if self.mode == "inverted":
+            return ops.dropout_forward(x, p, seed, self.stream, backend=self.backend)
+        mask = ops.dropout_mask(x.shape, p, seed, self.stream, x.dtype, backend=self.backend)
+        self._mask = (mask != 0).astype(x.dtype)
+        return x * self._mask
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """``dy * mask`` with the forward's mask."""
+        p = self.keep_prob
+        if not self._training or p == 1.0:
+            return dy * np.asarray(p, dtype=dy.dtype) if (self.mode == "vanilla" and p < 1.0) else dy
+        if self.mode == "inverted":
+            return ops.dropout_backward(dy, p, self._seed, self.stream, backend=self.backend)
+        return dy * self._mask
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments."""
+        return {"keep_prob": self.keep_prob, "mode": self.mode}
+
+
+class BatchNorm(Layer):
+    """Batch normalization between a dense layer and its activation (Ioffe & Szegedy 2015).
+
+    Training normalises with batch statistics and updates running ones
+    (``r = momentum r + (1 - momentum) batch``); prediction uses the running statistics.
+
+    Parameters
+    ----------
+    n : int, number of features
+    momentum : float in [0, 1], default 0.9
+    eps : float > 0, default 1e-5
+    dtype : float dtype
+    """
+
+    def __init__(self, n: int, momentum: float = 0.9, eps: float = 1e-5, dtype: Any = np.float32) -> None:
+        super().__init__()
+        self.n, self.dtype = _check_size(n, "n"), np.dtype(dtype)
+        self.momentum = ops._checks.number(momentum, "momentum", 0.0, 1.0)
+        self.eps = ops._checks.number(eps, "eps", 0.0, low_open=True)
+        self.gamma = Param("gamma", np.ones(self.n, dtype=self.dtype))
+        self.beta = Param("beta", np.zeros(self.n, dtype=self.dtype))
+        self.params = [self.gamma, self.beta]
+        self.buffers = {"running_mean": np.zeros(self.n, dtype=self.dtype),
+                        "running_var": np.ones(self.n, dtype=self.dtype)}
+
+    @property
+    def n_out(self) -> int:
+        """Number of features."""
+        return self.n
+
+    def forward(self, x: np.ndarray, training: bool = False, seed: int = 0) -> np.ndarray:
+        """Normalise, scale and shift."""
+        self._x, self._training = x, training
+        y, self._mean, self._inv_std = ops.batchnorm_forward(
+            x, self.gamma.value, self.beta.value, self.buffers["running_mean"], self.buffers["running_var"],
+            training, self.momentum, self.eps, backend=self.backend)
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """dx through the batch statistics (training) or the fixed ones (eval); dgamma, dbeta."""
+        dx, self.gamma.grad, self.beta.grad = ops.batchnorm_backward(
+            dy, self._x, self.gamma.value, self._mean, self._inv_std, self._training, backend=self.backend)
+        return dx
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments."""
+        return {"n": self.n, "momentum": self.momentum, "eps": self.eps, "dtype": self.dtype.name}

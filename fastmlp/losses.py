@@ -1,0 +1,322 @@
+"""Losses for models: data loss (mean over rows) + gradient, prediction and probabilities.
+
+Classification losses take integer labels in [0, C); multi-label losses take (N, C) targets;
+regression losses take real targets. All but hierarchical softmax are single fused ops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import ops
+from .ops import _checks as chk
+
+
+class Loss:
+    """Base class. ``kind`` is "classification", "multilabel" or "regression"."""
+
+    kind = "classification"
+    name = ""
+
+    def n_outputs(self, n_classes: int) -> int:
+        """Width of the score layer for ``n_classes`` classes (or outputs)."""
+        return n_classes
+
+    def __call__(self, scores: np.ndarray, y: Any, backend: str | None = None) -> tuple[float, np.ndarray]:
+        """``(loss, dscores)`` for a batch."""
+        raise NotImplementedError
+
+    def targets(self, y: Any, n_rows: int, n_out: int) -> np.ndarray:
+        """Validated targets for ``n_rows`` rows and a score layer of width ``n_out``."""
+        return chk.labels(y, n_rows, self.n_classes(n_out))
+
+    def n_classes(self, n_out: int) -> int:
+        """Number of classes a score layer of width ``n_out`` encodes."""
+        return n_out
+
+    def predict(self, scores: np.ndarray) -> np.ndarray:
+        """Predicted labels (classification), 0/1 matrix (multi-label) or values (regression)."""
+        return np.asarray(scores).argmax(axis=1)
+
+    def proba(self, scores: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, C)."""
+        raise TypeError(f"loss {self.name!r} does not define probabilities")
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments."""
+        return {}
+
+
+class SoftmaxCrossEntropy(Loss):
+    """Softmax classifier: ``-log softmax(f)_{y}``."""
+
+    name = "softmax"
+
+    def __call__(self, scores, y, backend=None):
+        """Fused softmax + cross-entropy + dscores."""
+        return ops.softmax_cross_entropy(scores, y, backend=backend)
+
+    def proba(self, scores):
+        """Softmax of the scores."""
+        s = np.asarray(scores, dtype=np.float64)
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+
+class MulticlassSVM(Loss):
+    """Weston-Watkins multiclass hinge ``sum_{j != y} max(0, f_j - f_y + margin)`` (``squared``: ^2).
+
+    Parameters
+    ----------
+    margin : float, default 1
+    squared : bool, default False
+    """
+
+    def __init__(self, margin: float = 1.0, squared: bool = False) -> None:
+        self.margin, self.squared = float(margin), bool(squared)
+        self.name = "squared_hinge" if squared else "svm"
+
+    def __call__(self, scores, y, backend=None):
+        """Fused hinge loss and dscores."""
+        return ops.svm_loss(scores, y, self.margin, self.squared, backend=backend)
+
+    def config(self):
+        """Constructor arguments."""
+        return {"margin": self.margin, "squared": self.squared}
+
+
+class SigmoidCrossEntropy(Loss):
+    """Multi-label: an independent logistic classifier per attribute, targets in {0, 1}."""
+
+    kind = "multilabel"
+    name = "sigmoid"
+
+    def __call__(self, scores, y, backend=None):
+        """Binary cross-entropy summed over attributes."""
+        return ops.sigmoid_cross_entropy(scores, y, backend=backend)
+
+    def targets(self, y, n_rows, n_out):
+        """(N, C) targets in [0, 1]."""
+        return _matrix_targets(y, n_rows, n_out)
+
+    def predict(self, scores):
+        """1 where the attribute's probability exceeds 1/2."""
+        return (np.asarray(scores) > 0).astype(np.int64)
+
+    def proba(self, scores):
+        """Per-attribute probabilities."""
+        s = np.asarray(scores, dtype=np.float64)
+        return np.where(s >= 0, 1 / (1 + np.exp(-np.abs(s))), np.exp(-np.abs(s)) / (1 + np.exp(-np.abs(s))))
+
+
+class AttributeHinge(Loss):
+    """Multi-label hinge ``sum_j max(0, 1 - y_ij f_j)``; targets ±1 (0/1 targets are mapped to ∓1)."""
+
+    kind = "multilabel"
+    name = "attribute_hinge"
+
+    def __call__(self, scores, y, backend=None):
+        """Hinge per attribute."""
+        return ops.attribute_hinge_loss(scores, y, backend=backend)
+
+    def targets(self, y, n_rows, n_out):
+        """(N, C) targets in {-1, +1}; {0, 1} targets are accepted and mapped."""
+        t = _matrix_targets(y, n_rows, n_out)
+        if np.all((t == 0) | (t == 1)):
+            t = 2 * t - 1
+        return t
+
+    def predict(self, scores):
+        """1 where the score is positive."""
+        return (np.asarray(scores) > 0).astype(np.int64)
+
+
+class L2Regression(Loss):
+    """``||f - y||^2`` per row."""
+
+    kind = "regression"
+    name = "l2"
+
+    def __call__(self, scores, y, backend=None):
+        """Squared error."""
+        return ops.l2_loss(scores, y, backend=backend)
+
+    def targets(self, y, n_rows, n_out):
+        """(N, K) real targets."""
+        return _matrix_targets(y, n_rows, n_out, unit_interval=False)
+
+    def predict(self, scores):
+        """The scores are the predictions."""
+        return np.asarray(scores)
+
+
+class L1Regression(L2Regression):
+    """``sum_j |f_j - y_j|`` per row."""
+
+    name = "l1"
+
+    def __call__(self, scores, y, backend=None):
+        """Absolute error."""
+        return ops.l1_loss(scores, y, backend=backend)
+
+
+def _matrix_targets(y: Any, n_rows: int, n_out: int, unit_interval: bool = True) -> np.ndarray:
+    t = chk.as_array(y, "y", (1, 2))
+    if t.ndim == 1:
+        t = t[:, None]
+    if t.shape != (n_rows, n_out):
+        raise ValueError(f"y has shape {np.shape(y)} but the model outputs ({n_rows}, {n_out})")
+    chk.finite(t, "y")
+    return np.ascontiguousarray(t)
+
+
+class HierarchicalSoftmax(Loss):
+    """Hierarchical softmax: classes are leaves of a binary tree, each internal node a logistic
+    classifier; ``P(class) = prod over its path of sigmoid(±f_node)`` (right = +, left = -).
+
+    The score layer has one output per internal node (C - 1 of them). Loss per row is
+    ``sum over the path of softplus(-d f_node)``: O(log C) work for a balanced tree.
+
+    Parameters
+    ----------
+    n_classes : int >= 2
+    tree : nested 2-tuples of class indices, optional
+        E.g. ``((0, 1), (2, (3, 4)))``; every class exactly once. Default: a balanced tree.
+    """
+
+    name = "hierarchical_softmax"
+
+    def __init__(self, n_classes: int, tree: Any = None) -> None:
+        n_classes = chk.integer(n_classes, "n_classes", 2)
+        self.n_classes_ = n_classes
+        self.tree = _balanced(list(range(n_classes))) if tree is None else _as_tree(tree)
+        leaves = sorted(_leaves(self.tree))
+        if leaves != list(range(n_classes)):
+            raise ValueError(f"tree must hold each class 0..{n_classes - 1} exactly once, got leaves {leaves}")
+        paths: list[list[tuple[int, int]]] = [[] for _ in range(n_classes)]
+        counter = [0]
+
+        def walk(node: Any, prefix: list[tuple[int, int]]) -> None:
+            if isinstance(node, int):
+                paths[node] = prefix
+                return
+            index = counter[0]
+            counter[0] += 1
+            walk(node[0], [*prefix, (index, -1)])
+            walk(node[1], [*prefix, (index, +1)])
+
+        walk(self.tree, [])
+        depth = max(len(p) for p in paths)
+        self.nodes = np.zeros((n_classes, depth), dtype=np.int64)
+        self.signs = np.zeros((n_classes, depth))
+        for c, path in enumerate(paths):
+            for d, (node, sign) in enumerate(path):
+                self.nodes[c, d], self.signs[c, d] = node, sign
+
+    def n_outputs(self, n_classes):
+        """C - 1 internal nodes."""
+        return n_classes - 1
+
+    def n_classes(self, n_out):
+        """C = internal nodes + 1."""
+        return n_out + 1
+
+    def __call__(self, scores, y, backend=None):
+        """Loss summed along each row's path, mean over rows; gradient on the path's nodes only."""
+        scores = chk.batch(scores, "scores")
+        n = scores.shape[0]
+        if scores.shape[1] != self.n_classes_ - 1:
+            raise ValueError(f"scores has {scores.shape[1]} columns but the tree has {self.n_classes_ - 1} nodes")
+        y = chk.labels(y, n, self.n_classes_)
+        nodes, signs = self.nodes[y], self.signs[y]  # (N, depth); sign 0 pads short paths
+        z = -signs * scores[np.arange(n)[:, None], nodes].astype(np.float64)
+        softplus = np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+        loss = float((softplus * (signs != 0)).sum() / n)
+        sig = np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
+        dscores = np.zeros(scores.shape, dtype=np.float64)
+        np.add.at(dscores, (np.repeat(np.arange(n), nodes.shape[1]), nodes.ravel()), (-signs * sig / n).ravel())
+        return loss, dscores.astype(scores.dtype)
+
+    def log_proba(self, scores: np.ndarray) -> np.ndarray:
+        """log P(class) for every class (N, C)."""
+        s = np.asarray(scores, dtype=np.float64)[:, self.nodes]  # (N, C, depth)
+        z = self.signs * s
+        log_sig = -(np.maximum(-z, 0) + np.log1p(np.exp(-np.abs(z))))
+        return (log_sig * (self.signs != 0)).sum(axis=2)
+
+    def proba(self, scores):
+        """Class probabilities (they sum to 1 over the leaves)."""
+        return np.exp(self.log_proba(scores))
+
+    def predict(self, scores):
+        """Most probable leaf."""
+        return self.log_proba(scores).argmax(axis=1)
+
+    def config(self):
+        """Constructor arguments."""
+        return {"n_classes": self.n_classes_, "tree": _to_lists(self.tree)}
+
+
+def _balanced(classes: list[int]) -> Any:
+    if len(classes) == 1:
+        return classes[0]
+    mid = len(classes) // 2
+    return (_balanced(classes[:mid]), _balanced(classes[mid:]))
+
+
+def _as_tree(tree: Any) -> Any:
+    if isinstance(tree, (int, np.integer)) and not isinstance(tree, bool):
+        return int(tree)
+    if isinstance(tree, (tuple, list)) and len(tree) == 2:
+        return (_as_tree(tree[0]), _as_tree(tree[1]))
+    raise ValueError(f"tree nodes must be class indices or pairs, got {tree!r}")
+
+
+def _leaves(tree: Any) -> list[int]:
+    return [tree] if isinstance(tree, int) else _leaves(tree[0]) + _leaves(tree[1])
+
+
+def _to_lists(tree: Any) -> Any:
+    return tree if isinstance(tree, int) else [_to_lists(tree[0]), _to_lists(tree[1])]
+
+
+LOSSES = {
+    "softmax": SoftmaxCrossEntropy,
+    "svm": MulticlassSVM,
+    "squared_hinge": lambda: MulticlassSVM(squared=True),
+    "sigmoid": SigmoidCrossEntropy,
+    "attribute_hinge": AttributeHinge,
+    "l2": L2Regression,
+    "l1": L1Regression,
+}
+NAMES = (*LOSSES, "hierarchical_softmax")
+
+
+def get(loss: Any, n_classes: int | None = None) -> Loss:
+    """A loss by name (``hierarchical_softmax`` needs ``n_classes``), or a :class:`Loss` as is.
+
+    Raises
+    ------
+    ValueError
+        Unknown name.
+    """
+    if isinstance(loss, Loss):
+        return loss
+    if loss == "hierarchical_softmax":
+        if n_classes is None:
+            raise ValueError("hierarchical_softmax needs the number of classes")
+        return HierarchicalSoftmax(n_classes)
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {NAMES} or a Loss, got {loss!r}")
+    return LOSSES[loss]()
+
+
+def from_config(name: str, config: dict[str, Any]) -> Loss:
+    """Rebuild a loss saved by :meth:`Loss.config`."""
+    if name == "hierarchical_softmax":
+        return HierarchicalSoftmax(config["n_classes"], config["tree"])
+    if name in ("svm", "squared_hinge"):
+        return MulticlassSVM(**config)
+    return get(name)

@@ -1,0 +1,438 @@
+"""Sequential models: forward/backward through layers, training steps, fit, prediction, checks."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import losses as loss_lib
+from . import ops
+from . import optim as optim_lib
+from .layers import Dense, Layer, Param, ReLU
+from .ops import _checks as chk
+
+MASK64 = (1 << 64) - 1
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite: the learning rate is probably too high."""
+
+
+def step_seed(seed: int, step: int) -> int:
+    """SplitMix64 of (seed, step): a fresh 64-bit RNG key for every training step."""
+    z = (seed + (step + 1) * 0x9E3779B97F4A7C15) & MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return z ^ (z >> 31)
+
+
+@dataclass
+class History:
+    """Per-epoch record of a :meth:`Sequential.fit` run."""
+
+    loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    dead_relu: list[list[float]] = field(default_factory=list)  # per epoch, per ReLU layer
+    best_epoch: int | None = None
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-data copy (JSON-serialisable)."""
+        return dict(self.__dict__)
+
+
+class Sequential:
+    """A stack of layers and a loss.
+
+    Parameters
+    ----------
+    layers : sequence of :class:`fastmlp.layers.Layer`
+    loss : str or :class:`fastmlp.losses.Loss`, default "softmax"
+    l1 : float >= 0, default 0
+        Global L1 strength on weights (layers' own ``l1`` override it); L2 is the optimizer's
+        ``weight_decay`` (or a layer's ``l2``). Both together give the elastic net.
+    seed : int, optional
+        Key of the dropout masks (and of shuffling in :meth:`fit`); random when omitted.
+    backend : str, optional
+        Backend for every op of this model (default: the global selection).
+    """
+
+    def __init__(self, layers: Sequence[Layer], loss: Any = "softmax", l1: float = 0.0,
+                 seed: int | None = None, backend: str | None = None) -> None:
+        self.layers = list(layers)
+        if not self.layers or not all(isinstance(layer, Layer) for layer in self.layers):
+            raise TypeError("layers must be a non-empty sequence of fastmlp.layers.Layer")
+        widths = [layer.n_out for layer in self.layers if layer.n_out is not None]
+        if not widths:
+            raise ValueError("the model needs at least one layer with weights")
+        self.loss = loss_lib.get(loss, n_classes=None if loss != "hierarchical_softmax" else widths[-1] + 1)
+        self.l1 = chk.number(l1, "l1", 0.0)
+        self.seed = int(np.random.SeedSequence().entropy % (1 << 63)) if seed is None else chk.integer(seed, "seed")
+        self.backend = backend
+        self.steps = 0
+        self._check_chain()
+        for index, layer in enumerate(self.layers):
+            layer.stream, layer.backend = index, backend
+
+    def _check_chain(self) -> None:
+        width = None
+        for layer in self.layers:
+            n_in = getattr(layer, "n_in", None) or getattr(layer, "n", None)
+            if width is not None and n_in is not None and n_in != width:
+                raise ValueError(f"{layer!r} expects {n_in} inputs but the previous layer gives {width}")
+            width = layer.n_out if layer.n_out is not None else width
+
+    # ----- structure -------------------------------------------------------------------
+    @property
+    def n_inputs(self) -> int:
+        """Input features."""
+        first = next(layer for layer in self.layers if layer.n_out is not None)
+        return int(getattr(first, "n_in", None) or getattr(first, "n"))
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the score layer."""
+        return int([layer.n_out for layer in self.layers if layer.n_out is not None][-1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Float dtype of the parameters."""
+        return self.parameters()[0].value.dtype
+
+    def parameters(self) -> list[Param]:
+        """Every learnable array, in layer order."""
+        return [p for layer in self.layers for p in layer.params]
+
+    @property
+    def num_params(self) -> int:
+        """Number of learnable parameters (the notes' [3, 4, 2] net has 26, [3, 4, 4, 1] has 41)."""
+        return int(sum(p.value.size for p in self.parameters()))
+
+    def set_backend(self, backend: str | None) -> None:
+        """Run this model's ops on ``backend`` from now on."""
+        self.backend = backend
+        for layer in self.layers:
+            layer.backend = backend
+
+    # ----- computation ------------------------------------------------------------------
+    def _inputs(self, X: Any) -> np.ndarray:
+        X = chk.batch(X, "X")
+        if X.shape[1] != self.n_inputs:
+            raise ValueError(f"X has {X.shape[1]} features but the model expects {self.n_inputs}")
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        chk.finite(X, "X")
+        return X
+
+    def forward(self, X: Any, training: bool = False, seed: int = 0) -> np.ndarray:
+        """Scores (N, n_outputs); ``training`` enables dropout and batch statistics."""
+        out = self._inputs(X)
+        for layer in self.layers:
+            out = layer.forward(out, training, seed)
+        return out
+
+    def backward(self, dscores: np.ndarray) -> np.ndarray:
+        """Back-propagate ``dscores``; fills every parameter's ``grad``; returns dX."""
+        grad = dscores
+        for layer in reversed(self.layers):
+            grad = layer.backward(grad)
+        return grad
+
+    def regularization(self, weight_decay: float = 0.0, add_grads: bool = False) -> float:
+        """Penalty ``sum ½ l2 ||W||² + l1 ||W||₁`` over weights; with ``add_grads`` the L1
+        subgradient is added to the weights' grads (L2's is fused into the optimizer update)."""
+        penalty = 0.0
+        for p in self.parameters():
+            if not p.regularized:
+                continue
+            l2 = weight_decay if p.l2 is None else p.l2
+            l1 = self.l1 if p.l1 is None else p.l1
+            if l2:
+                penalty += 0.5 * l2 * float(np.dot(p.value.ravel(), p.value.ravel()))
+            if l1:
+                penalty += l1 * float(np.abs(p.value).sum())
+                if add_grads and p.grad is not None:
+                    p.grad += p.value.dtype.type(l1) * np.sign(p.value)
+        return penalty
+
+    def loss_and_grads(self, X: Any, y: Any, weight_decay: float = 0.0, seed: int | None = None) -> float:
+        """Total loss (data + penalty) of one batch in training mode; fills the gradients
+        (including the L2 term λW, unlike :meth:`train_step`, whose update fuses it)."""
+        X = self._inputs(X)
+        key = step_seed(self.seed, self.steps) if seed is None else seed
+        scores = self.forward(X, True, key)
+        data_loss, dscores = self.loss(scores, self.loss.targets(y, X.shape[0], self.n_outputs), self.backend)
+        self.backward(dscores)
+        penalty = self.regularization(weight_decay, add_grads=True)
+        for p in self.parameters():
+            l2 = (weight_decay if p.l2 is None else p.l2) if p.regularized else 0.0
+            if l2 and p.grad is not None:
+                p.grad += p.value.dtype.type(l2) * p.value
+        return data_loss + penalty
+
+    def train_step(self, X: Any, y: Any, optimizer: Any) -> float:
+        """One step of minibatch training: forward, loss, backward, fused update.
+
+        Returns
+        -------
+        float
+            Data loss + regularization penalty of this batch (before the update).
+
+        Raises
+        ------
+        TrainingDiverged
+            The loss is NaN/Inf (parameters are left as they were before this step).
+        """
+        optimizer = optim_lib.get(optimizer)
+        X = self._inputs(X)
+        targets = self.loss.targets(y, X.shape[0], self.n_outputs)
+        # overflow is reported below as TrainingDiverged, with advice, instead of as NumPy warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = self.forward(X, True, step_seed(self.seed, self.steps))
+            data_loss, dscores = self.loss(scores, targets, self.backend)
+        if not np.isfinite(data_loss):
+            raise TrainingDiverged(
+                f"loss is {data_loss} at step {self.steps}: training diverged (lower the learning rate, "
+                f"currently {optimizer.lr:g}); parameters are unchanged by this step")
+        self.backward(dscores)
+        penalty = self.regularization(optimizer.weight_decay, add_grads=True)
+        optimizer.step(self.parameters(), backend=self.backend)
+        self.steps += 1
+        return data_loss + penalty
+
+    def predict_scores(self, X: Any, batch_size: int = 4096) -> np.ndarray:
+        """Scores in evaluation mode (no dropout; running batch-norm statistics)."""
+        X = self._inputs(X)
+        parts = [self.forward(X[i:i + batch_size]) for i in range(0, X.shape[0], batch_size)]
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels (classification), 0/1 matrix (multi-label) or values (regression)."""
+        return self.loss.predict(self.predict_scores(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class or attribute probabilities (losses that define them)."""
+        return self.loss.proba(self.predict_scores(X))
+
+    def evaluate(self, X: Any, y: Any) -> dict[str, float]:
+        """Mean data loss and accuracy (exact labels; per-attribute for multi-label; R² for regression)."""
+        scores = self.predict_scores(X)
+        targets = self.loss.targets(y, scores.shape[0], self.n_outputs)
+        loss, _ = self.loss(scores, targets, self.backend)
+        pred = self.loss.predict(scores)
+        if self.loss.kind == "classification":
+            return {"loss": loss, "accuracy": float(np.mean(pred == targets))}
+        if self.loss.kind == "multilabel":
+            truth = (np.asarray(targets) > 0).astype(np.int64)
+            return {"loss": loss, "accuracy": float(np.mean(pred == truth))}
+        resid = ((pred - targets) ** 2).sum()
+        total = ((targets - targets.mean(axis=0)) ** 2).sum()
+        return {"loss": loss, "r2": float(1.0 - resid / total) if total > 0 else 0.0}
+
+    def dead_relu_fractions(self, X: Any, batch_size: int = 4096) -> list[float]:
+        """For each ReLU layer, the fraction of its units that never fire over all rows of X."""
+        X = self._inputs(X)
+        relu_layers = [i for i, layer in enumerate(self.layers)
+                       if isinstance(layer, ReLU) or (isinstance(layer, Dense) and layer.activation == "relu")]
+        fired = {i: np.zeros(self.layers[i].n_out or 0, dtype=bool) for i in relu_layers}
+        fractions = {i: 0.0 for i in relu_layers}
+        for start in range(0, X.shape[0], batch_size):
+            out = X[start:start + batch_size]
+            for i, layer in enumerate(self.layers):
+                out = layer.forward(out, False, 0)
+                if i in fired:
+                    if fired[i].size != out.shape[1]:
+                        fired[i] = np.zeros(out.shape[1], dtype=bool)
+                    fractions[i] = ops.dead_relu_fraction(out, fired[i], backend=self.backend)
+        return [fractions[i] for i in relu_layers]
+
+    # ----- training loop ------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, epochs: int = 10, batch_size: int = 64, optimizer: Any = "momentum",
+            validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.0,
+            early_stopping: int | None = None, shuffle: bool = True, verbose: bool = False,
+            callbacks: Iterable[Callable[[int, History, Sequential], Any]] = (),
+            track_dead_relu: bool = True) -> History:
+        """Minibatch training with shuffling, validation, early stopping and best-parameter restore.
+
+        Parameters
+        ----------
+        X : array (N, D); y : labels (N,) or targets
+        epochs : int >= 1
+        batch_size : int >= 1
+        optimizer : str or :class:`fastmlp.optim.Optimizer`, default "momentum" (SGD lr 0.01, μ 0.9)
+        validation_data : (X_val, y_val), optional
+        validation_split : float in [0, 1), optional; the LAST fraction of rows is held out
+        early_stopping : int, optional
+            Stop after this many epochs without a lower validation loss, then restore the best
+            parameters (needs validation data).
+        shuffle : bool
+            Reshuffle the rows every epoch (reproducibly, from the model's seed).
+        verbose : bool
+            Print one line per epoch.
+        callbacks : callables ``(epoch, history, model)``; returning True stops training.
+        track_dead_relu : bool
+            Record the dead-ReLU fraction of each ReLU layer per epoch.
+
+        Returns
+        -------
+        History
+        """
+        start = time.perf_counter()
+        optimizer = optim_lib.get(optimizer)
+        X = self._inputs(X)
+        y_all = self.loss.targets(y, X.shape[0], self.n_outputs)
+        epochs = chk.integer(epochs, "epochs", 1)
+        batch_size = chk.integer(batch_size, "batch_size", 1)
+        split = chk.number(validation_split, "validation_split", 0.0, 1.0, high_open=True)
+        if validation_data is None and split > 0:
+            n_val = max(1, int(round(split * X.shape[0])))
+            if n_val >= X.shape[0]:
+                raise ValueError("validation_split leaves no training rows")
+            validation_data = (X[-n_val:], y_all[-n_val:])
+            X, y_all = X[:-n_val], y_all[:-n_val]
+        if early_stopping is not None:
+            early_stopping = chk.integer(early_stopping, "early_stopping", 1)
+            if validation_data is None:
+                raise ValueError("early_stopping needs validation_data or validation_split")
+        rng = np.random.default_rng([self.seed, 0xF17])
+        history = History()
+        best_loss, best_state, waited = np.inf, None, 0
+        n = X.shape[0]
+        for epoch in range(epochs):
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            total, seen = 0.0, 0
+            for i in range(0, n, batch_size):
+                idx = order[i:i + batch_size]
+                total += self.train_step(X[idx], y_all[idx], optimizer) * len(idx)
+                seen += len(idx)
+            history.loss.append(total / seen)
+            history.lr.append(optimizer.lr)
+            train_eval = self.evaluate(X, y_all)
+            history.train_accuracy.append(train_eval.get("accuracy", train_eval.get("r2", float("nan"))))
+            if validation_data is not None:
+                val = self.evaluate(*validation_data)
+                history.val_loss.append(val["loss"])
+                history.val_accuracy.append(val.get("accuracy", val.get("r2", float("nan"))))
+                if val["loss"] < best_loss:
+                    best_loss, waited, history.best_epoch = val["loss"], 0, epoch
+                    if early_stopping is not None:
+                        best_state = self.get_state()
+                else:
+                    waited += 1
+            if track_dead_relu:
+                history.dead_relu.append(self.dead_relu_fractions(X))
+            optimizer.epoch_end()
+            if verbose:
+                parts = [f"epoch {epoch + 1}/{epochs}", f"loss {history.loss[-1]:.4f}",
+                         f"train acc {history.train_accuracy[-1]:.4f}"]
+                if history.val_loss:
+                    parts += [f"val loss {history.val_loss[-1]:.4f}", f"val acc {history.val_accuracy[-1]:.4f}"]
+                print("  ".join(parts))
+            stop = any(bool(cb(epoch, history, self)) for cb in callbacks)
+            if early_stopping is not None and waited >= early_stopping:
+                history.stopped_early = True
+                stop = True
+            if stop:
+                break
+        if best_state is not None:
+            self.set_state(best_state)
+        history.seconds = time.perf_counter() - start
+        return history
+
+    # ----- state, checks ----------------------------------------------------------------------
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, keyed ``"<layer index>.<name>"``."""
+        state = {}
+        for i, layer in enumerate(self.layers):
+            for p in layer.params:
+                state[f"{i}.{p.name}"] = p.value.copy()
+            for name, buf in layer.buffers.items():
+                state[f"{i}.{name}"] = buf.copy()
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        """Copy values into the parameters and buffers (shapes and dtypes must match).
+
+        Raises
+        ------
+        ValueError
+            A key is missing or a shape/dtype differs.
+        """
+        for i, layer in enumerate(self.layers):
+            targets = {p.name: p.value for p in layer.params} | dict(layer.buffers)
+            for name, arr in targets.items():
+                key = f"{i}.{name}"
+                if key not in state:
+                    raise ValueError(f"state has no entry {key!r}")
+                src = np.asarray(state[key])
+                if src.shape != arr.shape or src.dtype != arr.dtype:
+                    raise ValueError(f"state[{key!r}] is {src.dtype}{src.shape}, expected {arr.dtype}{arr.shape}")
+                arr[...] = src
+
+    def gradient_check(self, X: Any, y: Any, eps: float = 1e-5, weight_decay: float = 0.0,
+                       max_checks: int = 20, seed: int = 0) -> dict[str, float]:
+        """Finite differences vs backprop: the largest relative error per parameter array.
+
+        Uses training mode with a fixed dropout key (the counter RNG makes the masks repeat),
+        restores every parameter and buffer afterwards. Run it on a float64 model: float32
+        rounding alone gives relative errors around 1e-2.
+
+        Returns
+        -------
+        dict
+            ``"<layer index>.<name>"`` → max |analytic − numeric| / max(|analytic| + |numeric|, 1e-8)
+        """
+        X = self._inputs(X)
+        saved = self.get_state()
+        key = step_seed(self.seed, self.steps)
+        rng = np.random.default_rng(seed)
+
+        def loss_at() -> float:
+            self.set_state({**self.get_state(), **{k: v for k, v in saved.items() if "running" in k}})
+            return self.loss_and_grads(X, y, weight_decay, key)
+
+        loss_at()
+        analytic = {f"{i}.{p.name}": p.grad.copy() for i, layer in enumerate(self.layers) for p in layer.params}
+        errors: dict[str, float] = {}
+        for i, layer in enumerate(self.layers):
+            for p in layer.params:
+                name = f"{i}.{p.name}"
+                flat = p.value.reshape(-1)
+                picks = rng.choice(flat.size, size=min(max_checks, flat.size), replace=False)
+                worst = 0.0
+                for j in picks:
+                    old = flat[j]
+                    flat[j] = old + eps
+                    up = loss_at()
+                    flat[j] = old - eps
+                    down = loss_at()
+                    flat[j] = old
+                    numeric = (up - down) / (2 * eps)
+                    got = float(analytic[name].reshape(-1)[j])
+                    # the floor keeps exactly-zero gradients (a bias before batch norm) from dividing noise by noise
+                    worst = max(worst, abs(got - numeric) / max(abs(got) + abs(numeric), 1e-8))
+                errors[name] = worst
+        self.set_state(saved)
+        return errors
+
+    def save(self, path: Any) -> None:
+        """Write the model to ``path`` (.npz of arrays + JSON metadata; no pickle)."""
+        from .io import save
+
+        save(self, path)
+
+    def copy(self) -> Sequential:
+        """An independent deep copy."""
+        return copy.deepcopy(self)
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([\n  {inner}\n], loss={self.loss.name!r}, seed={self.seed})"
