@@ -92,6 +92,9 @@ def load(path: Any, backend: str | None = None) -> Sequential:
         raise ModelFileError(f"{path} holds arrays that need pickle to load; refusing ({exc})") from None
     except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise ModelFileError(f"{path} is damaged or truncated: {exc}") from None
+    for name, value in arrays.items():  # members that are not .npy arrays come back as raw bytes
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            raise ModelFileError(f"{path} member {name!r} is not a numeric array")
     try:
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
