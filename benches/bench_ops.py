@@ -7,14 +7,12 @@ With the default ``--benchmark-disable`` (pyproject addopts) each runs once as a
 """
 
 import pytest
-from conftest import BENCH_BACKENDS, prepared
 
+from conftest import BENCH_BACKENDS, prepared
 from fastmlp.cases import CASES
 
 PARAMS = [
-    pytest.param(case, rows, cols, id=f"{case.name}-{rows}x{cols}")
-    for case in CASES
-    for rows, cols in case.bench
+    pytest.param(case, rows, cols, id=f"{case.name}-{rows}x{cols}") for case in CASES for rows, cols in case.bench
 ]
 
 

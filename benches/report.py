@@ -1,6 +1,6 @@
 """Turn a pytest-benchmark JSON file into a markdown table of medians and speed-ups vs ``numpy``.
 
-    python benches/report.py bench.json [--baseline numpy]
+python benches/report.py bench.json [--baseline numpy]
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def main() -> None:
     parser.add_argument("json_file")
     parser.add_argument("--baseline", default="numpy")
     args = parser.parse_args()
-    machine = json.load(open(args.json_file)).get("machine_info", {})
+    with open(args.json_file) as fh:
+        machine = json.load(fh).get("machine_info", {})
     print(f"<!-- {machine.get('cpu', {}).get('brand_raw', '')}, {machine.get('python_version', '')} -->")
     print(table(args.json_file, args.baseline))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,24 @@ ACTIVATIONS = ("relu", "leaky_relu", "prelu", "sigmoid", "tanh", "maxout")
 _SEPARATE = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
 
-def MLP(sizes: Any, activation: str = "relu", keep_prob: float = 1.0, batchnorm: bool = False,
-        loss: Any = "softmax", init: Any = "he", dtype: Any = "float32", seed: int | None = None,
-        backend: str | None = None, l1: float = 0.0, l2: float | None = None, max_norm: float | None = None,
-        alpha: float = 0.01, maxout_k: int = 2, input_keep_prob: float = 1.0, bias: float = 0.0) -> Sequential:
+def MLP(
+    sizes: Any,
+    activation: str = "relu",
+    keep_prob: float = 1.0,
+    batchnorm: bool = False,
+    loss: Any = "softmax",
+    init: Any = "he",
+    dtype: Any = "float32",
+    seed: int | None = None,
+    backend: str | None = None,
+    l1: float = 0.0,
+    l2: float | None = None,
+    max_norm: float | None = None,
+    alpha: float = 0.01,
+    maxout_k: int = 2,
+    input_keep_prob: float = 1.0,
+    bias: float = 0.0,
+) -> Sequential:
     """Build ``D → h1 → … → C``: dense layers with an activation (and optional batch norm and
     inverted dropout) after every hidden layer, and a linear score layer.
 
@@ -71,7 +86,7 @@ def MLP(sizes: Any, activation: str = "relu", keep_prob: float = 1.0, batchnorm:
     layers: list[Layer] = []
     if input_keep_prob < 1.0:
         layers.append(Dropout(input_keep_prob))
-    for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
+    for n_in, n_out in itertools.pairwise(sizes[:-1]):
         if activation == "maxout":
             layers.append(Maxout(n_in, n_out, maxout_k, init=init, **reg))
         elif batchnorm or activation == "prelu":

@@ -238,12 +238,28 @@ HOT = ((256, 512), (4096, 4096))
 CASES: tuple[Case, ...] = (
     Case("affine_forward", "affine_forward", _affine, bench=((256, 3072),)),
     Case("affine_backward", "affine_backward", _affine_bwd, bench=((256, 3072),)),
-    *(Case(f"dense_forward[{a},p={p}]", "dense_forward", _dense_fwd(a, p), hot=True,
-           bench=((256, 512), (256, 3072)) if a == "relu" else ())
-      for a in ("identity", "relu", "leaky_relu", "sigmoid", "tanh") for p in (1.0, 0.6)),
-    *(Case(f"dense_backward[{a},p={p}]", "dense_backward", _dense_bwd(a, p), hot=True,
-           bench=((256, 512), (256, 3072)) if a == "relu" else ())
-      for a in ("identity", "relu", "leaky_relu", "sigmoid", "tanh") for p in (1.0, 0.6)),
+    *(
+        Case(
+            f"dense_forward[{a},p={p}]",
+            "dense_forward",
+            _dense_fwd(a, p),
+            hot=True,
+            bench=((256, 512), (256, 3072)) if a == "relu" else (),
+        )
+        for a in ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
+        for p in (1.0, 0.6)
+    ),
+    *(
+        Case(
+            f"dense_backward[{a},p={p}]",
+            "dense_backward",
+            _dense_bwd(a, p),
+            hot=True,
+            bench=((256, 512), (256, 3072)) if a == "relu" else (),
+        )
+        for a in ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
+        for p in (1.0, 0.6)
+    ),
     Case("relu_forward", "relu_forward", _unary, hot=True, bench=HOT),
     Case("relu_backward", "relu_backward", _grad_from_output(ref.relu_forward), hot=True, bench=HOT),
     Case("leaky_relu_forward", "leaky_relu_forward", _unary_alpha, bench=SMALL),
@@ -266,8 +282,13 @@ CASES: tuple[Case, ...] = (
     Case("batchnorm_forward[eval]", "batchnorm_forward", _bn_fwd(False), inplace=(3, 4)),
     Case("batchnorm_backward[train]", "batchnorm_backward", _bn_bwd(True), bench=SMALL),
     Case("batchnorm_backward[eval]", "batchnorm_backward", _bn_bwd(False)),
-    Case("softmax_cross_entropy", "softmax_cross_entropy", _labels, hot=True,
-         bench=((256, 10), (256, 1000), (4096, 1000))),
+    Case(
+        "softmax_cross_entropy",
+        "softmax_cross_entropy",
+        _labels,
+        hot=True,
+        bench=((256, 10), (256, 1000), (4096, 1000)),
+    ),
     Case("svm_loss[hinge]", "svm_loss", _svm(False), bench=((256, 10), (256, 1000))),
     Case("svm_loss[squared]", "svm_loss", _svm(True)),
     Case("sigmoid_cross_entropy", "sigmoid_cross_entropy", _multilabel(False), bench=((256, 1000),)),
@@ -279,15 +300,18 @@ CASES: tuple[Case, ...] = (
     Case("whitening_matrix[zca]", "whitening_matrix", _whitening("zca", False)),
     Case("whitening_matrix[rotate]", "whitening_matrix", _whitening("rotate", True)),
     Case("sgd_update", "sgd_update", _update(0, 0.1, 1e-3), inplace=(0,), hot=True, bench=HOT),
-    Case("momentum_update", "momentum_update", _update(1, 0.1, 0.9, 1e-3, False), inplace=(0, 2), hot=True,
-         bench=HOT + ((3072, 512),)),
-    Case("momentum_update[nesterov]", "momentum_update", _update(1, 0.1, 0.9, 1e-3, True), inplace=(0, 2),
-         hot=True),
+    Case(
+        "momentum_update",
+        "momentum_update",
+        _update(1, 0.1, 0.9, 1e-3, False),
+        inplace=(0, 2),
+        hot=True,
+        bench=(*HOT, (3072, 512)),
+    ),
+    Case("momentum_update[nesterov]", "momentum_update", _update(1, 0.1, 0.9, 1e-3, True), inplace=(0, 2), hot=True),
     Case("adam_update", "adam_update", _adam, inplace=(0, 2, 3), hot=True, bench=HOT),
-    Case("rmsprop_update", "rmsprop_update", _update(1, 1e-2, 0.99, 1e-8, 1e-3), inplace=(0, 2), hot=True,
-         bench=HOT),
-    Case("adagrad_update", "adagrad_update", _update(1, 1e-2, 1e-8, 1e-3), inplace=(0, 2), hot=True,
-         bench=HOT),
+    Case("rmsprop_update", "rmsprop_update", _update(1, 1e-2, 0.99, 1e-8, 1e-3), inplace=(0, 2), hot=True, bench=HOT),
+    Case("adagrad_update", "adagrad_update", _update(1, 1e-2, 1e-8, 1e-3), inplace=(0, 2), hot=True, bench=HOT),
     Case("max_norm_", "max_norm_", _max_norm, inplace=(0,), bench=((3072, 512),)),
     Case("dead_relu_fraction", "dead_relu_fraction", _dead, inplace=(1,), bench=SMALL),
 )

@@ -78,8 +78,14 @@ def he(fan_in: int, fan_out: int, rng: np.random.Generator, dtype: type = np.flo
     return (rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
 
-def sparse(fan_in: int, fan_out: int, rng: np.random.Generator, dtype: type = np.float32,
-           connections: int = 10, scale: float = 0.01) -> np.ndarray:
+def sparse(
+    fan_in: int,
+    fan_out: int,
+    rng: np.random.Generator,
+    dtype: type = np.float32,
+    connections: int = 10,
+    scale: float = 0.01,
+) -> np.ndarray:
     """Sparse: each unit (column) gets ``connections`` random non-zero inputs from ``scale * randn``.
 
     ``connections`` is capped at ``fan_in``.

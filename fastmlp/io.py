@@ -105,7 +105,8 @@ def load(path: Any, backend: str | None = None) -> Sequential:
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} was written in model format {version} by fastmlp {meta.get('fastmlp_version')}; "
-            f"this fastmlp ({__version__}) reads format {FORMAT_VERSION} and older")
+            f"this fastmlp ({__version__}) reads format {FORMAT_VERSION} and older"
+        )
     try:
         layers = []
         for spec in meta["layers"]:

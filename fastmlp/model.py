@@ -66,8 +66,14 @@ class Sequential:
         Backend for every op of this model (default: the global selection).
     """
 
-    def __init__(self, layers: Sequence[Layer], loss: Any = "softmax", l1: float = 0.0,
-                 seed: int | None = None, backend: str | None = None) -> None:
+    def __init__(
+        self,
+        layers: Sequence[Layer],
+        loss: Any = "softmax",
+        l1: float = 0.0,
+        seed: int | None = None,
+        backend: str | None = None,
+    ) -> None:
         self.layers = list(layers)
         if not self.layers or not all(isinstance(layer, Layer) for layer in self.layers):
             raise TypeError("layers must be a non-empty sequence of fastmlp.layers.Layer")
@@ -96,7 +102,7 @@ class Sequential:
     def n_inputs(self) -> int:
         """Input features."""
         first = next(layer for layer in self.layers if layer.n_out is not None)
-        return int(getattr(first, "n_in", None) or getattr(first, "n"))
+        return int(getattr(first, "n_in", None) or first.n)
 
     @property
     def n_outputs(self) -> int:
@@ -201,7 +207,8 @@ class Sequential:
         if not np.isfinite(data_loss):
             raise TrainingDiverged(
                 f"loss is {data_loss} at step {self.steps}: training diverged (lower the learning rate, "
-                f"currently {optimizer.lr:g}); parameters are unchanged by this step")
+                f"currently {optimizer.lr:g}); parameters are unchanged by this step"
+            )
         self.backward(dscores)
         penalty = self.regularization(optimizer.weight_decay, add_grads=True)
         optimizer.step(self.parameters(), backend=self.backend)
@@ -211,7 +218,7 @@ class Sequential:
     def predict_scores(self, X: Any, batch_size: int = 4096) -> np.ndarray:
         """Scores in evaluation mode (no dropout; running batch-norm statistics)."""
         X = self._inputs(X)
-        parts = [self.forward(X[i:i + batch_size]) for i in range(0, X.shape[0], batch_size)]
+        parts = [self.forward(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)]
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def predict(self, X: Any) -> np.ndarray:
@@ -240,12 +247,15 @@ class Sequential:
     def dead_relu_fractions(self, X: Any, batch_size: int = 4096) -> list[float]:
         """For each ReLU layer, the fraction of its units that never fire over all rows of X."""
         X = self._inputs(X)
-        relu_layers = [i for i, layer in enumerate(self.layers)
-                       if isinstance(layer, ReLU) or (isinstance(layer, Dense) and layer.activation == "relu")]
+        relu_layers = [
+            i
+            for i, layer in enumerate(self.layers)
+            if isinstance(layer, ReLU) or (isinstance(layer, Dense) and layer.activation == "relu")
+        ]
         fired = {i: np.zeros(self.layers[i].n_out or 0, dtype=bool) for i in relu_layers}
         fractions = {i: 0.0 for i in relu_layers}
         for start in range(0, X.shape[0], batch_size):
-            out = X[start:start + batch_size]
+            out = X[start : start + batch_size]
             for i, layer in enumerate(self.layers):
                 out = layer.forward(out, False, 0)
                 if i in fired:
@@ -255,11 +265,21 @@ class Sequential:
         return [fractions[i] for i in relu_layers]
 
     # ----- training loop ------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, epochs: int = 10, batch_size: int = 64, optimizer: Any = "momentum",
-            validation_data: tuple[Any, Any] | None = None, validation_split: float = 0.0,
-            early_stopping: int | None = None, shuffle: bool = True, verbose: bool = False,
-            callbacks: Iterable[Callable[[int, History, Sequential], Any]] = (),
-            track_dead_relu: bool = True) -> History:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        epochs: int = 10,
+        batch_size: int = 64,
+        optimizer: Any = "momentum",
+        validation_data: tuple[Any, Any] | None = None,
+        validation_split: float = 0.0,
+        early_stopping: int | None = None,
+        shuffle: bool = True,
+        verbose: bool = False,
+        callbacks: Iterable[Callable[[int, History, Sequential], Any]] = (),
+        track_dead_relu: bool = True,
+    ) -> History:
         """Minibatch training with shuffling, validation, early stopping and best-parameter restore.
 
         Parameters
@@ -293,7 +313,7 @@ class Sequential:
         batch_size = chk.integer(batch_size, "batch_size", 1)
         split = chk.number(validation_split, "validation_split", 0.0, 1.0, high_open=True)
         if validation_data is None and split > 0:
-            n_val = max(1, int(round(split * X.shape[0])))
+            n_val = max(1, round(split * X.shape[0]))
             if n_val >= X.shape[0]:
                 raise ValueError("validation_split leaves no training rows")
             validation_data = (X[-n_val:], y_all[-n_val:])
@@ -310,7 +330,7 @@ class Sequential:
             order = rng.permutation(n) if shuffle else np.arange(n)
             total, seen = 0.0, 0
             for i in range(0, n, batch_size):
-                idx = order[i:i + batch_size]
+                idx = order[i : i + batch_size]
                 total += self.train_step(X[idx], y_all[idx], optimizer) * len(idx)
                 seen += len(idx)
             history.loss.append(total / seen)
@@ -331,8 +351,11 @@ class Sequential:
                 history.dead_relu.append(self.dead_relu_fractions(X))
             optimizer.epoch_end()
             if verbose:
-                parts = [f"epoch {epoch + 1}/{epochs}", f"loss {history.loss[-1]:.4f}",
-                         f"train acc {history.train_accuracy[-1]:.4f}"]
+                parts = [
+                    f"epoch {epoch + 1}/{epochs}",
+                    f"loss {history.loss[-1]:.4f}",
+                    f"train acc {history.train_accuracy[-1]:.4f}",
+                ]
                 if history.val_loss:
                     parts += [f"val loss {history.val_loss[-1]:.4f}", f"val acc {history.val_accuracy[-1]:.4f}"]
                 print("  ".join(parts))
@@ -377,8 +400,9 @@ class Sequential:
                     raise ValueError(f"state[{key!r}] is {src.dtype}{src.shape}, expected {arr.dtype}{arr.shape}")
                 arr[...] = src
 
-    def gradient_check(self, X: Any, y: Any, eps: float = 1e-5, weight_decay: float = 0.0,
-                       max_checks: int = 20, seed: int = 0) -> dict[str, float]:
+    def gradient_check(
+        self, X: Any, y: Any, eps: float = 1e-5, weight_decay: float = 0.0, max_checks: int = 20, seed: int = 0
+    ) -> dict[str, float]:
         """Finite differences vs backprop: the largest relative error per parameter array.
 
         Uses training mode with a fixed dropout key (the counter RNG makes the masks repeat),

@@ -168,8 +168,14 @@ class SGD(Optimizer):
     schedule : callable, optional
     """
 
-    def __init__(self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0, schedule: Schedule | None = None) -> None:
+    def __init__(
+        self,
+        lr: float = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        schedule: Schedule | None = None,
+    ) -> None:
         super().__init__(lr, weight_decay, schedule)
         self.momentum = chk.number(momentum, "momentum", 0.0, 1.0, high_open=True)
         self.nesterov = bool(nesterov)
@@ -200,8 +206,15 @@ class Adam(Optimizer):
     schedule : callable, optional
     """
 
-    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 weight_decay: float = 0.0, schedule: Schedule | None = None) -> None:
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        schedule: Schedule | None = None,
+    ) -> None:
         super().__init__(lr, weight_decay, schedule)
         self.beta1 = chk.number(beta1, "beta1", 0.0, 1.0, high_open=True)
         self.beta2 = chk.number(beta2, "beta2", 0.0, 1.0, high_open=True)
@@ -209,8 +222,7 @@ class Adam(Optimizer):
 
     def _update(self, p, lr, wd, backend):
         m, v = self._slots(p, 2)
-        ops.adam_update(p.value, p.grad, m, v, self.steps, lr, self.beta1, self.beta2, self.eps, wd,
-                        backend=backend)
+        ops.adam_update(p.value, p.grad, m, v, self.steps, lr, self.beta1, self.beta2, self.eps, wd, backend=backend)
 
     def config(self):
         """Constructor arguments."""
@@ -229,8 +241,14 @@ class RMSprop(Optimizer):
     schedule : callable, optional
     """
 
-    def __init__(self, lr: float = 1e-3, decay_rate: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, schedule: Schedule | None = None) -> None:
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        decay_rate: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        schedule: Schedule | None = None,
+    ) -> None:
         super().__init__(lr, weight_decay, schedule)
         self.decay_rate = chk.number(decay_rate, "decay_rate", 0.0, 1.0, high_open=True)
         self.eps = chk.number(eps, "eps", 0.0, low_open=True)
@@ -255,8 +273,9 @@ class Adagrad(Optimizer):
     schedule : callable, optional
     """
 
-    def __init__(self, lr: float = 1e-2, eps: float = 1e-8, weight_decay: float = 0.0,
-                 schedule: Schedule | None = None) -> None:
+    def __init__(
+        self, lr: float = 1e-2, eps: float = 1e-8, weight_decay: float = 0.0, schedule: Schedule | None = None
+    ) -> None:
         super().__init__(lr, weight_decay, schedule)
         self.eps = chk.number(eps, "eps", 0.0, low_open=True)
 
@@ -269,9 +288,14 @@ class Adagrad(Optimizer):
         return {**super().config(), "eps": self.eps}
 
 
-OPTIMIZERS = {"sgd": SGD, "momentum": lambda **kw: SGD(momentum=0.9, **kw), "nesterov":
-              lambda **kw: SGD(momentum=0.9, nesterov=True, **kw), "adam": Adam, "rmsprop": RMSprop,
-              "adagrad": Adagrad}
+OPTIMIZERS = {
+    "sgd": SGD,
+    "momentum": lambda **kw: SGD(momentum=0.9, **kw),
+    "nesterov": lambda **kw: SGD(momentum=0.9, nesterov=True, **kw),
+    "adam": Adam,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+}
 
 
 def get(optimizer: Any, **kwargs: Any) -> Optimizer:

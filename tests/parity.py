@@ -21,7 +21,7 @@ def relayout(a: Any, layout: str) -> Any:
         return a
     if layout == "F":
         return np.asfortranarray(a)
-    wide = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), dtype=a.dtype)
+    wide = np.zeros((*a.shape[:-1], 2 * a.shape[-1]), dtype=a.dtype)
     view = wide[..., ::2]
     view[...] = a
     return view

@@ -117,9 +117,8 @@ def test_use_backend_is_local_to_its_thread(clean_selection, monkeypatch):
 
 def test_use_backend_restores_after_an_exception(clean_selection, monkeypatch):
     monkeypatch.setenv(backends.ENV_VAR, "numpy")
-    with pytest.raises(KeyError):
-        with fastmlp.use_backend("numpy"):
-            raise KeyError("boom")
+    with pytest.raises(KeyError), fastmlp.use_backend("numpy"):
+        raise KeyError("boom")
     assert backends._context.get() is None
 
 
@@ -138,9 +137,8 @@ def test_unavailable_backend_raises_with_reason(clean_selection, fake_backend, m
         ops.relu_forward(np.ones((1, 1)), backend="broken")
     with pytest.raises(BackendUnavailableError, match="broken"):
         fastmlp.set_backend("broken")
-    with pytest.raises(BackendUnavailableError):
-        with fastmlp.use_backend("broken"):
-            pass
+    with pytest.raises(BackendUnavailableError), fastmlp.use_backend("broken"):
+        pass
     monkeypatch.setenv(backends.ENV_VAR, "broken")  # the env var gets no silent fallback either
     with pytest.raises(BackendUnavailableError, match="not available"):
         ops.relu_forward(np.ones((1, 1)))
@@ -165,7 +163,9 @@ def test_builtin_names_cannot_be_replaced():
 
 def test_device_arrays_are_recognised():
     class FakeDeviceArray:
-        __cuda_array_interface__ = {"shape": (1,), "typestr": "<f4", "data": (0, False), "version": 3}
+        @property
+        def __cuda_array_interface__(self):
+            return {"shape": (1,), "typestr": "<f4", "data": (0, False), "version": 3}
 
     assert backends.is_device_array(FakeDeviceArray())
     assert not backends.is_device_array(np.ones(1))

@@ -4,6 +4,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_unknown_command_exits_with_usage(capsys):
 
 
 def test_console_script_is_installed():
-    exe = shutil.which("fastmlp") or shutil.which("fastmlp", path=str(__import__("pathlib").Path(sys.executable).parent))
+    exe = shutil.which("fastmlp") or shutil.which("fastmlp", path=str(Path(sys.executable).parent))
     assert exe, "the fastmlp console script is not on PATH"
     out = subprocess.run([exe, "info", "--json"], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1])["version"] == __version__

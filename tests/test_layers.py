@@ -58,8 +58,9 @@ def test_regularized_gradients(weight_decay, l1, backend):
     assert max(errors.values()) < 1e-5, errors
 
 
-@pytest.mark.parametrize("loss", ["softmax", "svm", "squared_hinge", "hierarchical_softmax", "sigmoid",
-                                  "attribute_hinge", "l2", "l1"])
+@pytest.mark.parametrize(
+    "loss", ["softmax", "svm", "squared_hinge", "hierarchical_softmax", "sigmoid", "attribute_hinge", "l2", "l1"]
+)
 def test_loss_gradients_through_a_model(loss):
     rng = np.random.default_rng(4)
     model = fastmlp.MLP([5, 6, 4], activation="tanh", loss=loss, dtype="float64", seed=1)

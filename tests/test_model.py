@@ -107,8 +107,14 @@ def test_save_load_round_trip(tmp_path, digits):
 def test_early_stopping_restores_the_best_parameters(digits):
     Xtr, ytr, Xte, yte = digits
     net = fastmlp.MLP([64, 64, 10], seed=2)
-    history = net.fit(Xtr[:200], ytr[:200], epochs=60, optimizer=optim.SGD(0.3, momentum=0.9),
-                      validation_data=(Xte, yte), early_stopping=3)
+    history = net.fit(
+        Xtr[:200],
+        ytr[:200],
+        epochs=60,
+        optimizer=optim.SGD(0.3, momentum=0.9),
+        validation_data=(Xte, yte),
+        early_stopping=3,
+    )
     assert history.stopped_early and len(history.val_loss) < 60
     best = history.best_epoch
     assert history.val_loss[best] == min(history.val_loss)
@@ -118,8 +124,13 @@ def test_early_stopping_restores_the_best_parameters(digits):
 def test_history_records_dead_relu_and_lr(digits):
     Xtr, ytr, _, _ = digits
     net = fastmlp.MLP([64, 32, 32, 10], seed=0)
-    history = net.fit(Xtr, ytr, epochs=3, optimizer=optim.SGD(0.05, schedule=optim.StepDecay(every=1, factor=0.5)),
-                      validation_split=0.2)
+    history = net.fit(
+        Xtr,
+        ytr,
+        epochs=3,
+        optimizer=optim.SGD(0.05, schedule=optim.StepDecay(every=1, factor=0.5)),
+        validation_split=0.2,
+    )
     assert history.lr == pytest.approx([0.05, 0.025, 0.0125])
     assert len(history.dead_relu) == 3 and all(len(d) == 2 for d in history.dead_relu)
     assert all(0.0 <= f <= 1.0 for d in history.dead_relu for f in d)
@@ -135,9 +146,18 @@ def test_dead_relu_fraction_counts_units_that_never_fire():
     assert net.dead_relu_fractions(X) == [0.5]
 
 
-@pytest.mark.parametrize("optimizer", [optim.SGD(0.1), optim.SGD(0.05, momentum=0.9), optim.SGD(0.05, 0.9, True),
-                                       optim.Adam(1e-2), optim.RMSprop(1e-2), optim.Adagrad(0.1)],
-                         ids=["sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"])
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        optim.SGD(0.1),
+        optim.SGD(0.05, momentum=0.9),
+        optim.SGD(0.05, 0.9, True),
+        optim.Adam(1e-2),
+        optim.RMSprop(1e-2),
+        optim.Adagrad(0.1),
+    ],
+    ids=["sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"],
+)
 def test_every_optimizer_reduces_the_loss(digits, optimizer):
     Xtr, ytr, _, _ = digits
     net = fastmlp.MLP([64, 32, 10], seed=0)
@@ -189,8 +209,9 @@ def test_zero_init_warns_about_symmetry():
         fastmlp.MLP([3, 2, 2], init="zeros")
 
 
-@pytest.mark.parametrize("scheme,std", [("small", 0.01), ("lecun", 1 / np.sqrt(400)), ("he", np.sqrt(2 / 400)),
-                                        ("xavier", np.sqrt(2 / 600))])
+@pytest.mark.parametrize(
+    "scheme,std", [("small", 0.01), ("lecun", 1 / np.sqrt(400)), ("he", np.sqrt(2 / 400)), ("xavier", np.sqrt(2 / 600))]
+)
 def test_init_variances(scheme, std):
     w = fastmlp.init.get(scheme)(400, 200, np.random.default_rng(0), np.float64)
     assert w.std() == pytest.approx(std, rel=0.02)

@@ -6,9 +6,21 @@ from .dense import Dense, DropConnect, Maxout
 from .norm import BatchNorm, Dropout
 
 LAYER_TYPES: dict[str, type[Layer]] = {
-    cls.__name__: cls
-    for cls in (Dense, Maxout, DropConnect, ReLU, LeakyReLU, PReLU, Sigmoid, Tanh, Dropout, BatchNorm)
+    cls.__name__: cls for cls in (Dense, Maxout, DropConnect, ReLU, LeakyReLU, PReLU, Sigmoid, Tanh, Dropout, BatchNorm)
 }
 
-__all__ = ["LAYER_TYPES", "BatchNorm", "Dense", "DropConnect", "Dropout", "Layer", "LeakyReLU", "Maxout",
-           "PReLU", "Param", "ReLU", "Sigmoid", "Tanh"]
+__all__ = [
+    "LAYER_TYPES",
+    "BatchNorm",
+    "Dense",
+    "DropConnect",
+    "Dropout",
+    "Layer",
+    "LeakyReLU",
+    "Maxout",
+    "PReLU",
+    "Param",
+    "ReLU",
+    "Sigmoid",
+    "Tanh",
+]

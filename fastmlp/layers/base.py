@@ -74,5 +74,3 @@ def _check_size(value: Any, name: str) -> int:
 
 def _check_keep(keep_prob: float) -> float:
     return ops._checks.keep_prob(keep_prob)
-
-

@@ -33,10 +33,21 @@ class Dense(Layer):
     rng : numpy.random.Generator, optional
     """
 
-    def __init__(self, n_in: int, n_out: int, activation: str = "identity", keep_prob: float = 1.0,
-                 init: Any = "he", bias: float = 0.0, l2: float | None = None, l1: float | None = None,
-                 max_norm: float | None = None, alpha: float = 0.01, dtype: Any = np.float32,
-                 rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        activation: str = "identity",
+        keep_prob: float = 1.0,
+        init: Any = "he",
+        bias: float = 0.0,
+        l2: float | None = None,
+        l1: float | None = None,
+        max_norm: float | None = None,
+        alpha: float = 0.01,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         super().__init__()
         self.n_in, self._n_out = _check_size(n_in, "n_in"), _check_size(n_out, "n_out")
         if activation not in FUSED_ACTIVATIONS:
@@ -68,8 +79,9 @@ class Dense(Layer):
         self._x, self._seed, self._training = x, seed, training
         W, b = self.W.value, self.b.value
         if self._fused:
-            out = ops.dense_forward(x, W, b, self.activation, self._keep(training), seed, self.stream,
-                                    self.alpha, backend=self.backend)
+            out = ops.dense_forward(
+                x, W, b, self.activation, self._keep(training), seed, self.stream, self.alpha, backend=self.backend
+            )
         else:
             out = ops.affine_forward(x, W, b, backend=self.backend)
         self._out = out
@@ -78,9 +90,18 @@ class Dense(Layer):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Fused epilogue backward, then the two GEMMs."""
         if self._fused:
-            dx, dW, db = ops.dense_backward(dy, self._x, self.W.value, self._out, self.activation,
-                                            self._keep(self._training), self._seed, self.stream, self.alpha,
-                                            backend=self.backend)
+            dx, dW, db = ops.dense_backward(
+                dy,
+                self._x,
+                self.W.value,
+                self._out,
+                self.activation,
+                self._keep(self._training),
+                self._seed,
+                self.stream,
+                self.alpha,
+                backend=self.backend,
+            )
         else:
             dx, dW, db = ops.affine_backward(dy, self._x, self.W.value, backend=self.backend)
         self.W.grad, self.b.grad = dW, db
@@ -88,11 +109,19 @@ class Dense(Layer):
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
-        return {"n_in": self.n_in, "n_out": self._n_out, "activation": self.activation,
-                "keep_prob": self.keep_prob, "init": self.init_name, "bias": self.bias, "l2": self.W.l2,
-                "l1": self.W.l1, "max_norm": self.W.max_norm, "alpha": self.alpha, "dtype": self.dtype.name}
-
-
+        return {
+            "n_in": self.n_in,
+            "n_out": self._n_out,
+            "activation": self.activation,
+            "keep_prob": self.keep_prob,
+            "init": self.init_name,
+            "bias": self.bias,
+            "l2": self.W.l2,
+            "l1": self.W.l1,
+            "max_norm": self.W.max_norm,
+            "alpha": self.alpha,
+            "dtype": self.dtype.name,
+        }
 
 
 class Maxout(Layer):
@@ -110,9 +139,18 @@ class Maxout(Layer):
     dtype, rng : as for :class:`Dense`
     """
 
-    def __init__(self, n_in: int, n_out: int, k: int = 2, init: Any = "he", l2: float | None = None,
-                 l1: float | None = None, max_norm: float | None = None, dtype: Any = np.float32,
-                 rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        k: int = 2,
+        init: Any = "he",
+        l2: float | None = None,
+        l1: float | None = None,
+        max_norm: float | None = None,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         super().__init__()
         self.n_in, self._n_out, self.k = _check_size(n_in, "n_in"), _check_size(n_out, "n_out"), _check_size(k, "k")
         self.init_name = init if isinstance(init, str) else getattr(init, "__name__", "custom")
@@ -143,8 +181,16 @@ class Maxout(Layer):
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
-        return {"n_in": self.n_in, "n_out": self._n_out, "k": self.k, "init": self.init_name, "l2": self.W.l2,
-                "l1": self.W.l1, "max_norm": self.W.max_norm, "dtype": self.dtype.name}
+        return {
+            "n_in": self.n_in,
+            "n_out": self._n_out,
+            "k": self.k,
+            "init": self.init_name,
+            "l2": self.W.l2,
+            "l1": self.W.l1,
+            "max_norm": self.W.max_norm,
+            "dtype": self.dtype.name,
+        }
 
 
 class DropConnect(Layer):
@@ -160,9 +206,19 @@ class DropConnect(Layer):
     init, bias, l2, l1, max_norm, dtype, rng : as for :class:`Dense`
     """
 
-    def __init__(self, n_in: int, n_out: int, keep_prob: float = 0.5, init: Any = "he", bias: float = 0.0,
-                 l2: float | None = None, l1: float | None = None, max_norm: float | None = None,
-                 dtype: Any = np.float32, rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        keep_prob: float = 0.5,
+        init: Any = "he",
+        bias: float = 0.0,
+        l2: float | None = None,
+        l1: float | None = None,
+        max_norm: float | None = None,
+        dtype: Any = np.float32,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         super().__init__()
         self.n_in, self._n_out = _check_size(n_in, "n_in"), _check_size(n_out, "n_out")
         self.keep_prob = _check_keep(keep_prob)
@@ -183,15 +239,17 @@ class DropConnect(Layer):
         """Masked-weight affine map when training, plain affine otherwise."""
         self._x, self._seed, self._training = x, seed, training
         if training and self.keep_prob < 1.0:
-            return ops.dropconnect_forward(x, self.W.value, self.b.value, self.keep_prob, seed, self.stream,
-                                           backend=self.backend)
+            return ops.dropconnect_forward(
+                x, self.W.value, self.b.value, self.keep_prob, seed, self.stream, backend=self.backend
+            )
         return ops.affine_forward(x, self.W.value, self.b.value, backend=self.backend)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """Gradients through the same mask (regenerated from the seed)."""
         if self._training and self.keep_prob < 1.0:
-            dx, dW, db = ops.dropconnect_backward(dy, self._x, self.W.value, self.keep_prob, self._seed,
-                                                  self.stream, backend=self.backend)
+            dx, dW, db = ops.dropconnect_backward(
+                dy, self._x, self.W.value, self.keep_prob, self._seed, self.stream, backend=self.backend
+            )
         else:
             dx, dW, db = ops.affine_backward(dy, self._x, self.W.value, backend=self.backend)
         self.W.grad, self.b.grad = dW, db
@@ -199,6 +257,14 @@ class DropConnect(Layer):
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
-        return {"n_in": self.n_in, "n_out": self._n_out, "keep_prob": self.keep_prob, "init": self.init_name,
-                "bias": self.bias, "l2": self.W.l2, "l1": self.W.l1, "max_norm": self.W.max_norm,
-                "dtype": self.dtype.name}
+        return {
+            "n_in": self.n_in,
+            "n_out": self._n_out,
+            "keep_prob": self.keep_prob,
+            "init": self.init_name,
+            "bias": self.bias,
+            "l2": self.W.l2,
+            "l1": self.W.l1,
+            "max_norm": self.W.max_norm,
+            "dtype": self.dtype.name,
+        }

@@ -79,8 +79,10 @@ class BatchNorm(Layer):
         self.gamma = Param("gamma", np.ones(self.n, dtype=self.dtype))
         self.beta = Param("beta", np.zeros(self.n, dtype=self.dtype))
         self.params = [self.gamma, self.beta]
-        self.buffers = {"running_mean": np.zeros(self.n, dtype=self.dtype),
-                        "running_var": np.ones(self.n, dtype=self.dtype)}
+        self.buffers = {
+            "running_mean": np.zeros(self.n, dtype=self.dtype),
+            "running_var": np.ones(self.n, dtype=self.dtype),
+        }
 
     @property
     def n_out(self) -> int:
@@ -91,14 +93,23 @@ class BatchNorm(Layer):
         """Normalise, scale and shift."""
         self._x, self._training = x, training
         y, self._mean, self._inv_std = ops.batchnorm_forward(
-            x, self.gamma.value, self.beta.value, self.buffers["running_mean"], self.buffers["running_var"],
-            training, self.momentum, self.eps, backend=self.backend)
+            x,
+            self.gamma.value,
+            self.beta.value,
+            self.buffers["running_mean"],
+            self.buffers["running_var"],
+            training,
+            self.momentum,
+            self.eps,
+            backend=self.backend,
+        )
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dx through the batch statistics (training) or the fixed ones (eval); dgamma, dbeta."""
         dx, self.gamma.grad, self.beta.grad = ops.batchnorm_backward(
-            dy, self._x, self.gamma.value, self._mean, self._inv_std, self._training, backend=self.backend)
+            dy, self._x, self.gamma.value, self._mean, self._inv_std, self._training, backend=self.backend
+        )
         return dx
 
     def config(self) -> dict[str, Any]:

@@ -3,8 +3,6 @@
 Batch = rows: x (N, D), w (D, M), b (M,), y (N, M).
 """
 
-import numpy as np
-
 from .activations import ACTIVATION_FORWARD, activation_derivative_from_output
 from .dropout import dropout_mask
 

@@ -63,4 +63,3 @@ def max_norm_(w, max_norm):
     norms = np.sqrt((w * w).sum(axis=0))
     scale = np.minimum(1, w.dtype.type(max_norm) / np.maximum(norms, np.finfo(w.dtype).tiny))
     w *= scale.astype(w.dtype, copy=False)
-
