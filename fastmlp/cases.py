@@ -298,6 +298,7 @@ CASES: tuple[Case, ...] = (
     Case("covariance", "covariance", _covariance, hot=True, bench=((20000, 1024),)),
     Case("whitening_matrix[pca]", "whitening_matrix", _whitening("pca", True), bench=((1024, 1024),)),
     Case("whitening_matrix[zca]", "whitening_matrix", _whitening("zca", False)),
+    Case("whitening_matrix[zca,k]", "whitening_matrix", _whitening("zca", True)),
     Case("whitening_matrix[rotate]", "whitening_matrix", _whitening("rotate", True)),
     Case("sgd_update", "sgd_update", _update(0, 0.1, 1e-3), inplace=(0,), hot=True, bench=HOT),
     Case(

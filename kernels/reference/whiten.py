@@ -33,7 +33,7 @@ def whitening_matrix(cov, method="zca", eps=1e-5, n_components=None):
     """Matrix W so that (X − mean) @ W is white; also returns eigenvalues (k,) and vectors (D, k).
 
     method "pca": W = U_k / sqrt(S_k + eps), shape (D, k) (rotate, reduce, scale);
-    "zca": W = U / sqrt(S + eps) @ Uᵀ, shape (D, D) (rotated back to the input space);
+    "zca": W = U_k / sqrt(S_k + eps) @ U_kᵀ, shape (D, D) (rotated back to the input space);
     "rotate": W = U_k, plain PCA projection without scaling.
     """
     S, U = sorted_eigh(cov)
