@@ -37,7 +37,8 @@ def whitening_matrix(cov: Any, method: str = "zca", eps: float = 1e-5, n_compone
     signed so its largest-magnitude entry is positive):
 
     - ``"pca"``: ``W = U_k / sqrt(S_k + eps)``, shape (D, k): rotate, keep k, scale;
-    - ``"zca"``: ``W = U / sqrt(S + eps) @ U.T``, shape (D, D): whiten and rotate back;
+    - ``"zca"``: ``W = U_k / sqrt(S_k + eps) @ U_k.T``, shape (D, D): whiten and rotate back
+      (with k < D only the top-k directions survive: a low-rank ZCA);
     - ``"rotate"``: ``W = U_k``: PCA projection without scaling.
 
     Parameters
@@ -46,7 +47,7 @@ def whitening_matrix(cov: Any, method: str = "zca", eps: float = 1e-5, n_compone
     method : {"pca", "zca", "rotate"}
     eps : float > 0
         Added to the eigenvalues: smooths the amplification of low-variance noise.
-    n_components : int in [1, D], optional (not allowed with "zca")
+    n_components : int in [1, D], optional
 
     Returns
     -------
@@ -67,6 +68,4 @@ def whitening_matrix(cov: Any, method: str = "zca", eps: float = 1e-5, n_compone
         n_components = chk.integer(n_components, "n_components", 1)
         if n_components > d:
             raise ValueError(f"n_components={n_components} but the data has only {d} features")
-        if method == "zca" and n_components != d:
-            raise ValueError("n_components cannot reduce dimension with method='zca' (it rotates back)")
     return kernel("whitening_matrix", backend)(cov, method, eps, n_components)
