@@ -73,6 +73,7 @@ def cython_extensions():
 setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
+    package_data={"fastmlp": ["data/*.npz", "data/*.txt", "py.typed"]},
     ext_modules=cython_extensions(),
     cmdclass={"build_ext": OptionalBuildExt},
 )

@@ -8,8 +8,8 @@ import os
 
 import numpy as np
 import pytest
-from conftest import BENCH_BACKENDS
 
+from conftest import BENCH_BACKENDS
 from fastmlp.preprocessing import Whitening
 
 FULL = os.environ.get("FASTMLP_BENCH_FULL") == "1"

@@ -1,6 +1,9 @@
-"""Turn a pytest-benchmark JSON file into a markdown table of medians and speed-ups vs ``numpy``.
+"""Turn a pytest-benchmark JSON file into tables of medians and speed-ups vs a baseline column.
 
-python benches/report.py bench.json [--baseline numpy]
+    python benches/report.py bench.json [--baseline numpy]     # markdown, as in the README
+
+Each benchmark's ``extra_info["backend"]`` names its column (fastmlp backends, "torch",
+"sklearn", "notes-recipe", "gemm-floor", ...); its ``group`` is the row.
 """
 
 from __future__ import annotations
@@ -10,36 +13,73 @@ import json
 from collections import defaultdict
 
 
-def table(path: str, baseline: str = "numpy") -> str:
+def medians(path: str) -> dict[str, dict[str, float]]:
+    """group → implementation → median seconds."""
     with open(path) as fh:
         data = json.load(fh)
     groups: dict[str, dict[str, float]] = defaultdict(dict)
     for bench in data["benchmarks"]:
-        info = bench.get("extra_info", {})
-        groups[bench["group"]][info.get("backend", bench["name"])] = bench["stats"]["median"]
-    backends = sorted({b for g in groups.values() for b in g} - {baseline})
-    head = f"| op, size | {baseline} (ms) | " + " | ".join(f"{b} (ms) | {b} speed-up" for b in backends) + " |"
-    rows = [head, "|" + "---|" * (2 + 2 * len(backends))]
+        impl = bench.get("extra_info", {}).get("backend", bench["name"])
+        groups[bench["group"]][impl] = bench["stats"]["median"]
+    return dict(groups)
+
+
+def speedups(groups: dict[str, dict[str, float]], baseline: str) -> dict[str, dict[str, float]]:
+    """group → implementation → baseline median / implementation median."""
+    return {
+        g: {i: t[baseline] / v for i, v in t.items() if i != baseline and v > 0}
+        for g, t in groups.items()
+        if baseline in t
+    }
+
+
+def _columns(groups: dict[str, dict[str, float]], baseline: str) -> list[str]:
+    return sorted({i for t in groups.values() for i in t} - {baseline})
+
+
+def table(path: str, baseline: str = "numpy") -> str:
+    """Markdown: one row per group, the baseline's median, then each implementation's median and ratio."""
+    groups = medians(path)
+    cols = _columns(groups, baseline)
+    head = f"| benchmark | {baseline} (ms) | " + " | ".join(f"{c} (ms) | {c} speed-up" for c in cols) + " |"
+    rows = [head, "|" + "---|" * (2 + 2 * len(cols))]
     for group in sorted(groups):
         times = groups[group]
         base = times.get(baseline)
         cells = [group, f"{base * 1e3:.3f}" if base else "—"]
-        for b in backends:
-            t = times.get(b)
-            cells.append(f"{t * 1e3:.3f}" if t else "—")
-            cells.append(f"{base / t:.1f}×" if (t and base) else "—")
+        for c in cols:
+            t = times.get(c)
+            cells += [f"{t * 1e3:.3f}" if t else "—", f"{base / t:.2f}×" if (t and base) else "—"]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
+def text_table(groups: dict[str, dict[str, float]], baseline: str = "numpy") -> str:
+    """Plain-text version for the terminal."""
+    cols = _columns(groups, baseline)
+    width = max([len(g) for g in groups] + [9])
+    lines = [f"{'benchmark':<{width}}  {baseline + ' ms':>12}" + "".join(f"  {c + ' ms':>14} {'×':>7}" for c in cols)]
+    for group in sorted(groups):
+        times = groups[group]
+        base = times.get(baseline)
+        line = f"{group:<{width}}  " + (f"{base * 1e3:>12.3f}" if base else f"{'—':>12}")
+        for c in cols:
+            t = times.get(c)
+            line += f"  {t * 1e3:>14.3f}" if t else f"  {'—':>14}"
+            line += f" {base / t:>6.2f}×" if (t and base) else f" {'—':>7}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def main() -> None:
+    """Command line: print the markdown table for a JSON file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json_file")
     parser.add_argument("--baseline", default="numpy")
     args = parser.parse_args()
     with open(args.json_file) as fh:
         machine = json.load(fh).get("machine_info", {})
-    print(f"<!-- {machine.get('cpu', {}).get('brand_raw', '')}, {machine.get('python_version', '')} -->")
+    print(f"<!-- {machine.get('cpu', {}).get('brand_raw', '')}, Python {machine.get('python_version', '')} -->")
     print(table(args.json_file, args.baseline))
 
 

@@ -3,7 +3,7 @@
 Batches are rows (N x D, the CS231n layout); weight matrices are (D_in, D_out).
 """
 
-from . import backends, init, layers, losses, ops, optim
+from . import backends, datasets, init, layers, losses, ops, optim
 from ._version import __version__
 from .backends import get_backend, set_backend, use_backend
 from .builder import MLP
@@ -19,6 +19,7 @@ __all__ = [
     "TrainingDiverged",
     "__version__",
     "backends",
+    "datasets",
     "get_backend",
     "get_num_threads",
     "init",

@@ -62,8 +62,9 @@ except ImportError:  # pragma: no cover - exercised in environments without scik
         if not any(k.endswith("_") and not k.startswith("__") for k in vars(estimator)):
             raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet; call 'fit' first.")
 
-    def validate_data(estimator: Any, X: Any = "no_validation", y: Any = "no_validation", reset: bool = True,
-                      **kwargs: Any) -> Any:  # type: ignore[misc]
+    def validate_data(
+        estimator: Any, X: Any = "no_validation", y: Any = "no_validation", reset: bool = True, **kwargs: Any
+    ) -> Any:  # type: ignore[misc]
         """2-d finite float array with at least one row, feature count remembered on ``reset``."""
         from .ops import _checks as chk
 
@@ -76,7 +77,8 @@ except ImportError:  # pragma: no cover - exercised in environments without scik
         elif arr.shape[1] != getattr(estimator, "n_features_in_", arr.shape[1]):
             raise ValueError(
                 f"X has {arr.shape[1]} features, but {type(estimator).__name__} is expecting "
-                f"{estimator.n_features_in_} features as input.")
+                f"{estimator.n_features_in_} features as input."
+            )
         return arr
 
 
@@ -85,5 +87,12 @@ def float_data(estimator: Any, X: Any, reset: bool) -> np.ndarray:
     return validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32], ensure_min_samples=1)
 
 
-__all__ = ["HAVE_SKLEARN", "BaseEstimator", "NotFittedError", "TransformerMixin", "check_is_fitted",
-           "float_data", "validate_data"]
+__all__ = [
+    "HAVE_SKLEARN",
+    "BaseEstimator",
+    "NotFittedError",
+    "TransformerMixin",
+    "check_is_fitted",
+    "float_data",
+    "validate_data",
+]

@@ -44,7 +44,8 @@ class _Transformer(TransformerMixin, BaseEstimator):
             elif shape[1] != self.n_features_in_:
                 raise ValueError(
                     f"X has {shape[1]} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input.")
+                    f"{self.n_features_in_} features as input."
+                )
             return X
         return float_data(self, X, reset)
 
@@ -105,8 +106,9 @@ class MeanSubtraction(_Transformer):
     n_features_in_ : int
     """
 
-    def __init__(self, axis: str = "feature", n_channels: int | None = None, layout: str = "chw",
-                 backend: str | None = None) -> None:
+    def __init__(
+        self, axis: str = "feature", n_channels: int | None = None, layout: str = "chw", backend: str | None = None
+    ) -> None:
         self.axis = axis
         self.n_channels = n_channels
         self.layout = layout
@@ -318,14 +320,20 @@ class PCA(_Transformer):
         if k > d:
             raise ValueError(f"n_components={k} but the data has only {d} features")
         cov = self._moments.cov
-        W, S, U = ops.whitening_matrix(cov, self._method, self._eps(), None if k == d else k,
-                                       backend=self.backend if self.backend != "cuda" else None)
+        W, S, U = ops.whitening_matrix(
+            cov,
+            self._method,
+            self._eps(),
+            None if k == d else k,
+            backend=self.backend if self.backend != "cuda" else None,
+        )
         self.mean_ = self._moments.mean.astype(self._dtype)
         self.components_ = np.ascontiguousarray(U.T).astype(self._dtype)
         self.explained_variance_ = np.clip(S, 0, None).astype(self._dtype)
         total = float(np.trace(cov))
-        self.explained_variance_ratio_ = (self.explained_variance_ / total if total > 0
-                                          else np.zeros_like(self.explained_variance_))
+        self.explained_variance_ratio_ = (
+            self.explained_variance_ / total if total > 0 else np.zeros_like(self.explained_variance_)
+        )
         self.whitening_matrix_ = W.astype(self._dtype)
         self.n_components_ = k
         return self
@@ -363,8 +371,9 @@ class Whitening(PCA):
     whitening_matrix_ : ndarray, (D, k) for "pca", (D, D) for "zca"
     """
 
-    def __init__(self, method: str = "zca", n_components: int | None = None, eps: float = 1e-5,
-                 backend: str | None = None) -> None:
+    def __init__(
+        self, method: str = "zca", n_components: int | None = None, eps: float = 1e-5, backend: str | None = None
+    ) -> None:
         self.method = method
         self.n_components = n_components
         self.eps = eps

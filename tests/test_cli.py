@@ -46,3 +46,125 @@ def test_console_script_is_installed():
     assert exe, "the fastmlp console script is not on PATH"
     out = subprocess.run([exe, "info", "--json"], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1])["version"] == __version__
+
+
+def _last_json(out):
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_train_default_job_reaches_the_promised_accuracy(capsys):
+    """The README's main job: `fastmlp train` on the bundled digits, defaults only."""
+    assert main(["train", "--json", "--quiet"]) == 0
+    summary = _last_json(capsys.readouterr().out)
+    assert summary["test_accuracy"] >= 0.95
+    assert summary["train_accuracy"] >= summary["test_accuracy"] - 0.05
+    assert summary["epochs"] == 30 and summary["seconds"] > 0
+    assert 0.0 <= summary["dead_relu_fraction"] <= 1.0
+    assert set(summary) >= {"test_accuracy", "train_accuracy", "epochs", "backend", "seconds", "dead_relu_fraction"}
+
+
+def test_train_options_save_and_plot(tmp_path, capsys):
+    model_path, png = tmp_path / "m.npz", tmp_path / "curves.png"
+    args = [
+        "train",
+        "--hidden",
+        "32",
+        "--activation",
+        "tanh",
+        "--keep-prob",
+        "0.9",
+        "--batchnorm",
+        "--optimizer",
+        "nesterov",
+        "--lr",
+        "0.05",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "32",
+        "--backend",
+        "numpy",
+        "--seed",
+        "3",
+        "--save",
+        str(model_path),
+        "--plot",
+        str(png),
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "model saved" in out
+    from fastmlp import datasets, load
+
+    X, _ = datasets.load_digits()
+    assert load(model_path).predict(X[:5]).shape == (5,)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_train_on_user_csv_and_npz(tmp_path, capsys):
+    import numpy as np
+
+    from fastmlp.datasets import make_spiral
+
+    X, y = make_spiral(60, 3, seed=1)
+    csv = tmp_path / "spiral.csv"
+    np.savetxt(csv, np.column_stack([X, y + 5]), delimiter=",", header="x1,x2,label", comments="")
+    assert (
+        main(["train", "--data", str(csv), "--hidden", "64", "--epochs", "60", "--lr", "0.01", "--json", "--quiet"])
+        == 0
+    )
+    assert _last_json(capsys.readouterr().out)["test_accuracy"] >= 0.8  # labels 5..7 are remapped to 0..2
+    npz = tmp_path / "spiral.npz"
+    np.savez(npz, X=X, y=y)
+    assert main(["train", "--data", str(npz), "--epochs", "2", "--json", "--quiet"]) == 0
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [("not,numbers\nat,all\n", "non-numeric"), ("1,2,0.5\n3,4,1\n", "integers"), ("", "need at least")],
+)
+def test_unreadable_data_files_give_a_usage_error(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--data", str(path), "--quiet"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage" in err and message in err
+
+
+def test_bad_files_and_arguments_exit_2(tmp_path, capsys):
+    cases = [
+        ["train", "--data", str(tmp_path / "missing.npz")],
+        ["train", "--data", str(tmp_path)],
+        ["train", "--keep-prob", "0"],
+        ["train", "--epochs", "0"],
+        ["train", "--activation", "swish"],
+        ["train", "--backend", "tensorflow"],
+        ["train", "--hidden", "ten"],
+        ["bench", "--full", "--quick"],
+    ]
+    (tmp_path / "x.txt").write_text("hello")
+    cases.append(["train", "--data", str(tmp_path / "x.txt")])
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    cases.append(["train", "--data", str(tmp_path / "bad.npz")])
+    for argv in cases:
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2, argv
+        assert "usage" in capsys.readouterr().err, argv
+
+
+def test_bench_prints_ratios_and_json(tmp_path, capsys):
+    png = tmp_path / "bench.png"
+    code = main(["bench", "-k", "relu_forward and 256x512", "--json", "--plot", str(png)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    data = _last_json(out)
+    group = "relu_forward 256x512"
+    assert set(data["medians_s"][group]) == {n for n in backends.available() if n != "cuda"}
+    assert all(t > 0 for t in data["medians_s"][group].values())
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert main(["bench", "-k", "relu_forward and 256x512", "--markdown"]) == 0
+    md = capsys.readouterr().out
+    assert md.splitlines()[0].startswith("| benchmark | numpy (ms) |") and group in md

@@ -75,9 +75,18 @@ def test_pca_matches_scikit_learn_up_to_sign():
 
 
 @pytest.mark.parametrize(
-    "make", [PCA, lambda: Whitening("zca"), lambda: Whitening("pca", n_components=3), Standardize, RangeScale,
-             MeanSubtraction, lambda: MeanSubtraction(axis="channel", n_channels=3, layout="hwc")],
-    ids=["pca", "zca", "pca-white-3", "standardize", "range", "mean", "mean-channel"])
+    "make",
+    [
+        PCA,
+        lambda: Whitening("zca"),
+        lambda: Whitening("pca", n_components=3),
+        Standardize,
+        RangeScale,
+        MeanSubtraction,
+        lambda: MeanSubtraction(axis="channel", n_channels=3, layout="hwc"),
+    ],
+    ids=["pca", "zca", "pca-white-3", "standardize", "range", "mean", "mean-channel"],
+)
 def test_partial_fit_equals_fit(make):
     X = _correlated(n=999, d=6)
     whole = make().fit(X)
@@ -136,8 +145,9 @@ def test_channel_means_for_both_layouts():
         MeanSubtraction(axis="channel", n_channels=5).fit(chw)
 
 
-@pytest.mark.parametrize("make", [Standardize, RangeScale, MeanSubtraction, PCA, lambda: Whitening("zca"),
-                                  lambda: Whitening("pca")])
+@pytest.mark.parametrize(
+    "make", [Standardize, RangeScale, MeanSubtraction, PCA, lambda: Whitening("zca"), lambda: Whitening("pca")]
+)
 def test_inverse_transform_round_trips(make):
     X = _correlated(n=300)
     t = make().fit(X)

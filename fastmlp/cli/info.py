@@ -1,18 +1,14 @@
-"""The ``fastmlp`` command."""
+"""``fastmlp info``: version, backends and why not, op coverage, threads, BLAS, CUDA device."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import platform
-import sys
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from . import __version__, backends
-from .threads import blas_info, get_num_threads
+from .. import __version__, backends
+from ..threads import blas_info, get_num_threads
 
 
 def info_dict() -> dict[str, Any]:
@@ -36,10 +32,25 @@ def info_dict() -> dict[str, Any]:
         "n_ops": len(backends.ops()),
         "threads": get_num_threads(),
         "blas": blas_info(),
+        "cuda_device": cuda_device(),
     }
 
 
-def _print_info(info: dict[str, Any]) -> None:
+def cuda_device() -> str | None:
+    """Name of the CUDA device the ``cuda`` backend would use, or None."""
+    if not backends.is_available("cuda"):
+        return None
+    try:
+        from numba import cuda
+
+        name = cuda.get_current_device().name
+        return name.decode() if isinstance(name, bytes) else str(name)
+    except Exception as exc:  # a broken driver must not break `fastmlp info`
+        return f"unknown ({exc})"
+
+
+def print_info(info: dict[str, Any]) -> None:
+    """Human-readable report."""
     print(f"fastmlp {info['version']} (Python {info['python']}, NumPy {info['numpy']})")
     print(f"default backend: {info['backend']}    threads: {info['threads']}")
     print(f"backends ({info['n_ops']} ops in the contract):")
@@ -52,23 +63,4 @@ def _print_info(info: dict[str, Any]) -> None:
     print("BLAS / thread pools:")
     for lib in info["blas"]:
         print(f"  {lib['internal_api']} {lib['version']} ({lib['num_threads']} threads) {lib['filepath']}")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``fastmlp`` console script."""
-    parser = argparse.ArgumentParser(prog="fastmlp", description="Compiled kernels for MLPs.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    info = sub.add_parser("info", help="version, backends and why not, op coverage, threads, BLAS")
-    info.add_argument("--json", action="store_true", help="make the last line one JSON object")
-    args = parser.parse_args(argv)
-    if args.command == "info":
-        data = info_dict()
-        if args.json:
-            print(json.dumps(data))
-        else:
-            _print_info(data)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    print(f"CUDA device: {info['cuda_device'] or 'none'}")

@@ -1,0 +1,144 @@
+"""One training step, side by side in one run (BENCH.md's headline workload and the small-net regime).
+
+CIFAR-shaped step: 3072 → 512 → 512 → 10, ReLU, inverted dropout 0.5, softmax CE, SGD momentum
+0.9 + L2 1e-4, float32. Columns: fastmlp per backend, the notes' NumPy code ("numpy-notes"),
+PyTorch CPU (same thread count), scikit-learn (no dropout: it has none), and the GEMM floor.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from workloads import CIFAR_SIZES, KEEP, L2, LR, MU, GemmFloor, NotesMLP, batch, torch_step_fn
+
+import fastmlp
+from conftest import BENCH_BACKENDS
+from fastmlp import datasets, optim
+
+FULL = os.environ.get("FASTMLP_BENCH_FULL") == "1"
+BATCHES = [64, 256, 1024, 4096] if FULL else [256]
+
+
+def _tag(benchmark, impl, n, group="train step"):
+    benchmark.group = f"{group} B={n}"
+    benchmark.extra_info.update(backend=impl, batch=n)
+
+
+@pytest.mark.parametrize("n", BATCHES)
+@pytest.mark.parametrize("backend", BENCH_BACKENDS)
+def bench_step_fastmlp(benchmark, backend, n):
+    _tag(benchmark, backend, n)
+    X, y = batch(n)
+    net = fastmlp.MLP(list(CIFAR_SIZES), keep_prob=KEEP, seed=0, backend=backend)
+    sgd = optim.SGD(LR, momentum=MU, weight_decay=L2)
+    net.train_step(X, y, sgd)  # compile and allocate workspaces outside the timing
+    loss = benchmark(net.train_step, X, y, sgd)
+    assert np.isfinite(loss)
+
+
+@pytest.mark.parametrize("n", BATCHES)
+def bench_step_numpy_notes(benchmark, n):
+    _tag(benchmark, "numpy-notes", n)
+    X, y = batch(n)
+    net = NotesMLP()
+    assert np.isfinite(benchmark(net.step, X, y))
+
+
+@pytest.mark.parametrize("n", BATCHES)
+def bench_step_gemm_floor(benchmark, n):
+    _tag(benchmark, "gemm-floor", n)
+    floor = GemmFloor(n)
+    benchmark(floor.step)
+
+
+@pytest.mark.parametrize("n", BATCHES)
+def bench_step_torch(benchmark, n):
+    pytest.importorskip("torch")
+    _tag(benchmark, "torch", n)
+    step, torch = torch_step_fn()
+    torch.set_num_threads(fastmlp.get_num_threads())
+    X, y = batch(n)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    step(Xt, yt)
+    assert np.isfinite(benchmark(step, Xt, yt).item())
+
+
+@pytest.mark.parametrize("n", BATCHES)
+def bench_step_sklearn(benchmark, n):
+    neural = pytest.importorskip("sklearn.neural_network")
+    _tag(benchmark, "sklearn", n)
+    X, y = batch(n)
+    clf = neural.MLPClassifier(
+        hidden_layer_sizes=CIFAR_SIZES[1:-1],
+        solver="sgd",
+        momentum=MU,
+        nesterovs_momentum=False,
+        alpha=L2,
+        learning_rate_init=LR,
+        batch_size=n,
+    )
+    classes = np.arange(CIFAR_SIZES[-1])
+    clf.partial_fit(X, y, classes=classes)
+    benchmark(clf.partial_fit, X, y)
+
+
+SMALL = (64, 256, 128, 10)
+
+
+def _digits():
+    return datasets.load_digits()
+
+
+@pytest.mark.parametrize("backend", BENCH_BACKENDS)
+def bench_small_net_epoch_fastmlp(benchmark, backend):
+    """Digits, 64 → 256 → 128 → 10, Adam, batch 64: one epoch (per-call overhead dominates)."""
+    benchmark.group = "small net: digits epoch (Adam, B=64)"
+    benchmark.extra_info.update(backend=backend)
+    X, y = _digits()
+    net = fastmlp.MLP(list(SMALL), seed=0, backend=backend)
+    adam = optim.Adam(1e-3)
+    kw = {"epochs": 1, "batch_size": 64, "optimizer": adam, "track_dead_relu": False}
+    net.fit(X, y, **kw)
+    benchmark(net.fit, X, y, **kw)
+
+
+def bench_small_net_epoch_sklearn(benchmark):
+    neural = pytest.importorskip("sklearn.neural_network")
+    benchmark.group = "small net: digits epoch (Adam, B=64)"
+    benchmark.extra_info.update(backend="sklearn")
+    X, y = _digits()
+    clf = neural.MLPClassifier(
+        hidden_layer_sizes=SMALL[1:-1],
+        solver="adam",
+        batch_size=64,
+        max_iter=1,
+        shuffle=True,
+        random_state=0,
+        tol=0,
+        n_iter_no_change=10**9,
+    )
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        benchmark(clf.fit, X, y)
+
+
+def bench_small_net_epoch_torch(benchmark):
+    pytest.importorskip("torch")
+    benchmark.group = "small net: digits epoch (Adam, B=64)"
+    benchmark.extra_info.update(backend="torch")
+    step, torch = torch_step_fn(SMALL, optimizer="adam", keep=1.0)
+    X, y = _digits()
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+    def epoch():
+        order = torch.randperm(len(yt))
+        for i in range(0, len(yt), 64):
+            idx = order[i : i + 64]
+            step(Xt[idx], yt[idx])
+
+    epoch()
+    benchmark(epoch)

@@ -1,0 +1,47 @@
+"""The ``fastmlp`` command: ``train``, ``bench``, ``info``. ``--json`` makes the last line JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import bench, info, train
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its three sub-commands."""
+    parser = argparse.ArgumentParser(prog="fastmlp", description="Compiled kernels for fully connected networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_train = sub.add_parser("train", help="train an MLP (bundled digits by default)")
+    train.add_arguments(p_train)
+    p_bench = sub.add_parser("bench", help="run the benchmark suites and print speed-up ratios")
+    bench.add_arguments(p_bench)
+    p_info = sub.add_parser("info", help="version, backends and why not, op coverage, threads, BLAS")
+    p_info.add_argument("--json", action="store_true", help="make the last line one JSON object")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fastmlp`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    sub = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]
+    if args.command == "info":
+        data = info.info_dict()
+        if args.json:
+            print(json.dumps(data))
+        else:
+            info.print_info(data)
+    elif args.command == "train":
+        summary = train.run(args, sub)
+        if args.json:
+            print(json.dumps(summary))
+    else:
+        return bench.run(args, sub)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
