@@ -88,7 +88,7 @@ def torch_step_fn(sizes=CIFAR_SIZES, seed: int = 0, optimizer: str = "sgd", keep
 
     torch.manual_seed(seed)
     layers: list = []
-    for a, b in itertools.pairwise(sizes):
+    for a, b in itertools.pairwise(sizes[:-1]):
         layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
         if keep < 1.0:
             layers.append(torch.nn.Dropout(1 - keep))
