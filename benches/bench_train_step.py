@@ -142,3 +142,35 @@ def bench_small_net_epoch_torch(benchmark):
 
     epoch()
     benchmark(epoch)
+
+
+ESTIMATOR_SETTINGS = {
+    "hidden_layer_sizes": (256, 128),
+    "solver": "adam",
+    "batch_size": 64,
+    "max_iter": 5,
+    "random_state": 0,
+    "tol": 0.0,
+    "n_iter_no_change": 10**6,
+}
+
+
+@pytest.mark.parametrize("impl", ["fastmlp.sklearn", "sklearn"])
+def bench_estimator_fit_digits(benchmark, impl):
+    """Replace the import, keep the settings: MLPClassifier.fit on digits, 5 epochs, float64 both."""
+    neural = pytest.importorskip("sklearn.neural_network")
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from fastmlp.sklearn import MLPClassifier
+
+    benchmark.group = "MLPClassifier.fit digits (5 epochs, same settings)"
+    benchmark.extra_info.update(backend=impl)
+    cls = MLPClassifier if impl == "fastmlp.sklearn" else neural.MLPClassifier
+    X, y = datasets.load_digits()
+    X = X.astype(np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cls(**ESTIMATOR_SETTINGS).fit(X, y)
+        benchmark(lambda: cls(**ESTIMATOR_SETTINGS).fit(X, y))

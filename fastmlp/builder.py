@@ -12,7 +12,7 @@ from .layers import BatchNorm, Dense, Dropout, Layer, LeakyReLU, Maxout, PReLU, 
 from .model import Sequential
 from .ops import _checks as chk
 
-ACTIVATIONS = ("relu", "leaky_relu", "prelu", "sigmoid", "tanh", "maxout")
+ACTIVATIONS = ("relu", "leaky_relu", "prelu", "sigmoid", "tanh", "maxout", "identity")
 _SEPARATE = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
 
@@ -42,7 +42,7 @@ def MLP(
     sizes : sequence of int
         ``[n_inputs, hidden..., n_outputs]``; for classification the last entry is the number of
         classes (hierarchical softmax then gets C - 1 score units).
-    activation : {"relu", "leaky_relu", "prelu", "sigmoid", "tanh", "maxout"}
+    activation : {"relu", "leaky_relu", "prelu", "sigmoid", "tanh", "maxout", "identity"}
     keep_prob : float in (0, 1]
         Dropout keep probability after every hidden layer (1 = no dropout).
     batchnorm : bool
@@ -97,7 +97,7 @@ def MLP(
                 layers.append(PReLU(n_out, dtype=dt))
             elif activation == "leaky_relu":
                 layers.append(LeakyReLU(alpha))
-            else:
+            elif activation in _SEPARATE:
                 layers.append(_SEPARATE[activation]())
         else:  # activation and dropout fused into the dense layer's epilogue
             layers.append(Dense(n_in, n_out, activation, keep_prob, init=init, bias=bias, alpha=alpha, **reg))
