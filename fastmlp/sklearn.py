@@ -26,7 +26,7 @@ try:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils.metaestimators import available_if
-    from sklearn.utils.multiclass import check_classification_targets, type_of_target
+    from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError as exc:  # pragma: no cover
     raise ImportError("fastmlp.sklearn needs scikit-learn: pip install 'fastmlp[sklearn]'") from exc
@@ -132,7 +132,7 @@ class _BaseMLP(BaseEstimator):
         if isinstance(rs, np.random.RandomState):
             return int(rs.randint(0, 2**31 - 1))
         if rs is None:
-            return int(np.random.randint(0, 2**31 - 1))
+            return int(np.random.randint(0, 2**31 - 1))  # noqa: NPY002 - scikit-learn semantics: random_state=None follows the global RNG
         return int(rs)
 
     def _optimizer(self) -> optim.Optimizer:

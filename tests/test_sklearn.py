@@ -58,7 +58,7 @@ def test_matches_scikit_learn_accuracy_with_equal_settings(digits_raw):
 
 
 def test_string_labels_pipelines_and_grid_search(digits_raw):
-    Xtr, ytr, Xte, yte = digits_raw
+    Xtr, ytr, Xte, _ = digits_raw
     names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
     pipe = make_pipeline(StandardScaler(), MLPClassifier((32,), batch_size=32, max_iter=30, random_state=0))
     with warnings.catch_warnings():
