@@ -31,7 +31,8 @@ except ImportError:  # pragma: no cover - exercised in environments without scik
         @classmethod
         def _get_param_names(cls) -> list[str]:
             sig = inspect.signature(cls.__init__)
-            return sorted(p for p in sig.parameters if p != "self" and sig.parameters[p].kind != p.VAR_KEYWORD)
+            params = sig.parameters.values()
+            return sorted(p.name for p in params if p.name != "self" and p.kind != p.VAR_KEYWORD)
 
         def get_params(self, deep: bool = True) -> dict[str, Any]:
             """Constructor parameters and their current values."""
@@ -55,16 +56,16 @@ except ImportError:  # pragma: no cover - exercised in environments without scik
 
         def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
             """Fit to X, then transform it."""
-            return self.fit(X, y, **fit_params).transform(X)
+            return self.fit(X, y, **fit_params).transform(X)  # type: ignore[attr-defined]
 
-    def check_is_fitted(estimator: Any, attributes: Any = None) -> None:  # type: ignore[misc]
+    def check_is_fitted(estimator: Any, attributes: Any = None) -> None:
         """Raise NotFittedError unless ``fit`` has run."""
         if not any(k.endswith("_") and not k.startswith("__") for k in vars(estimator)):
             raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet; call 'fit' first.")
 
     def validate_data(
         estimator: Any, X: Any = "no_validation", y: Any = "no_validation", reset: bool = True, **kwargs: Any
-    ) -> Any:  # type: ignore[misc]
+    ) -> Any:
         """2-d finite float array with at least one row, feature count remembered on ``reset``."""
         from .ops import _checks as chk
 

@@ -76,10 +76,10 @@ def register(name: str, package: str) -> None:
 
 def forget(name: str | None = None) -> None:
     """Drop cached imports and kernel lookups (of one backend, or all): the next use re-imports."""
-    for key in [k for k in _kernels if name is None or k[0] == name]:
-        del _kernels[key]
-    for key in [k for k in _loaded if name is None or k == name]:
-        del _loaded[key]
+    for pair in [k for k in _kernels if name is None or k[0] == name]:
+        del _kernels[pair]
+    for backend in [k for k in _loaded if name is None or k == name]:
+        del _loaded[backend]
     _auto[0] = None
 
 
@@ -142,9 +142,10 @@ def _check_usable(name: str) -> str:
 
 
 def _automatic() -> str:
-    if _auto[0] is None:
-        _auto[0] = next(name for name in AUTO_ORDER if is_available(name))
-    return _auto[0]
+    choice = _auto[0]
+    if choice is None:
+        choice = _auto[0] = next(name for name in AUTO_ORDER if is_available(name))
+    return choice
 
 
 def get_backend() -> str:

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import losses as loss_lib
 from .layers import BatchNorm, Dense, Dropout, Layer, LeakyReLU, Maxout, PReLU, ReLU, Sigmoid, Tanh
-from .model import Sequential
+from .model import Sequential, random_seed
 from .ops import _checks as chk
 
 ACTIVATIONS = ("relu", "leaky_relu", "prelu", "sigmoid", "tanh", "maxout", "identity")
@@ -80,7 +80,7 @@ def MLP(
     loss_obj = loss_lib.get(loss, n_classes=sizes[-1])
     keep_prob = chk.keep_prob(keep_prob)
     input_keep_prob = chk.keep_prob(input_keep_prob)
-    seed = int(np.random.SeedSequence().entropy % (1 << 63)) if seed is None else chk.integer(seed, "seed")
+    seed = random_seed() if seed is None else chk.integer(seed, "seed")
     rng = np.random.default_rng(seed)
     reg = {"l2": l2, "l1": None, "max_norm": max_norm, "dtype": dt, "rng": rng}
     layers: list[Layer] = []

@@ -95,7 +95,7 @@ def sparse(
     ndarray (fan_in, fan_out)
     """
     k = min(connections, fan_in)
-    w = np.zeros((fan_in, fan_out), dtype=dtype)
+    w: np.ndarray = np.zeros((fan_in, fan_out), dtype=dtype)
     for j in range(fan_out):
         rows = rng.choice(fan_in, size=k, replace=False)
         w[rows, j] = scale * rng.standard_normal(k)

@@ -52,7 +52,7 @@ def save(model: Sequential, path: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".fastmlp-", suffix=".npz", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stubs mistype **kwds
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -121,7 +121,7 @@ def load(path: Any, backend: str | None = None) -> Sequential:
         model = Sequential(layers, loss, l1=meta["l1"], seed=meta["seed"], backend=backend)
         for layer, spec in zip(model.layers, meta["layers"]):
             if "init" in spec["config"]:
-                layer.init_name = spec["config"]["init"]
+                setattr(layer, "init_name", spec["config"]["init"])  # noqa: B010 - only weight layers have it
         model.steps = int(meta["steps"])
         model.set_state(arrays)
     except ModelFileError:

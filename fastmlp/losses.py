@@ -6,6 +6,7 @@ regression losses take real targets. All but hierarchical softmax are single fus
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -282,7 +283,7 @@ def _to_lists(tree: Any) -> Any:
     return tree if isinstance(tree, int) else [_to_lists(tree[0]), _to_lists(tree[1])]
 
 
-LOSSES = {
+LOSSES: dict[str, Callable[[], Loss]] = {
     "softmax": SoftmaxCrossEntropy,
     "svm": MulticlassSVM,
     "squared_hinge": lambda: MulticlassSVM(squared=True),

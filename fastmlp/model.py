@@ -19,6 +19,17 @@ from .ops import _checks as chk
 MASK64 = (1 << 64) - 1
 
 
+def random_seed() -> int:
+    """A fresh 63-bit seed from the operating system's entropy (recorded, so runs can be repeated)."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def fan_in(layer: Layer) -> int | None:
+    """Input width of a layer that fixes it (``n_in``, or ``n`` for per-feature layers)."""
+    width = getattr(layer, "n_in", None) or getattr(layer, "n", None)
+    return None if width is None else int(width)
+
+
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite: the learning rate is probably too high."""
 
@@ -82,7 +93,7 @@ class Sequential:
             raise ValueError("the model needs at least one layer with weights")
         self.loss = loss_lib.get(loss, n_classes=None if loss != "hierarchical_softmax" else widths[-1] + 1)
         self.l1 = chk.number(l1, "l1", 0.0)
-        self.seed = int(np.random.SeedSequence().entropy % (1 << 63)) if seed is None else chk.integer(seed, "seed")
+        self.seed = random_seed() if seed is None else chk.integer(seed, "seed")
         self.backend = backend
         self.steps = 0
         self._check_chain()
@@ -92,7 +103,7 @@ class Sequential:
     def _check_chain(self) -> None:
         width = None
         for layer in self.layers:
-            n_in = getattr(layer, "n_in", None) or getattr(layer, "n", None)
+            n_in = fan_in(layer)
             if width is not None and n_in is not None and n_in != width:
                 raise ValueError(f"{layer!r} expects {n_in} inputs but the previous layer gives {width}")
             width = layer.n_out if layer.n_out is not None else width
@@ -102,7 +113,9 @@ class Sequential:
     def n_inputs(self) -> int:
         """Input features."""
         first = next(layer for layer in self.layers if layer.n_out is not None)
-        return int(getattr(first, "n_in", None) or first.n)
+        width = fan_in(first)
+        assert width is not None
+        return width
 
     @property
     def n_outputs(self) -> int:
@@ -424,7 +437,7 @@ class Sequential:
             return self.loss_and_grads(X, y, weight_decay, key)
 
         loss_at()
-        analytic = {f"{i}.{p.name}": p.grad.copy() for i, layer in enumerate(self.layers) for p in layer.params}
+        analytic = {f"{i}.{p.name}": np.array(p.grad) for i, layer in enumerate(self.layers) for p in layer.params}
         errors: dict[str, float] = {}
         for i, layer in enumerate(self.layers):
             for p in layer.params:

@@ -288,7 +288,7 @@ class Adagrad(Optimizer):
         return {**super().config(), "eps": self.eps}
 
 
-OPTIMIZERS = {
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "sgd": SGD,
     "momentum": lambda **kw: SGD(momentum=0.9, **kw),
     "nesterov": lambda **kw: SGD(momentum=0.9, nesterov=True, **kw),

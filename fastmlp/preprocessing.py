@@ -68,8 +68,8 @@ class _Moments:
 
     def __init__(self) -> None:
         self.n = 0
-        self.mean: np.ndarray | None = None
-        self.m2: np.ndarray | None = None
+        self.mean = np.zeros(0)
+        self.m2 = np.zeros((0, 0))
 
     def add(self, X: Any, backend: str | None) -> None:
         n_b = int(X.shape[0])
@@ -143,7 +143,7 @@ class MeanSubtraction(_Transformer):
         elif self.axis == "global":
             self.mean_ = np.asarray(feature_mean.mean())
         else:
-            c = self.n_channels
+            c = chk.integer(self.n_channels, "n_channels", 1)
             grid = feature_mean.reshape(c, -1) if self.layout == "chw" else feature_mean.reshape(-1, c).T
             self.mean_ = grid.mean(axis=1)
         self._offset = self._expand(self.mean_, X.shape[1])
@@ -154,7 +154,7 @@ class MeanSubtraction(_Transformer):
             return value
         if self.axis == "global":
             return np.full(d, float(value))
-        per = d // self.n_channels
+        per = d // chk.integer(self.n_channels, "n_channels", 1)
         return np.repeat(value, per) if self.layout == "chw" else np.tile(value, per)
 
     def transform(self, X: Any) -> Any:
@@ -241,6 +241,8 @@ class RangeScale(_Transformer):
         first = not hasattr(self, "data_min_")
         X = _host(self._data(X, reset=first)).astype(np.float64)
         lo, hi = X.min(axis=0), X.max(axis=0)
+        self.data_min_: np.ndarray
+        self.data_max_: np.ndarray
         self.data_min_ = lo if first else np.minimum(self.data_min_, lo)
         self.data_max_ = hi if first else np.maximum(self.data_max_, hi)
         span = self.data_max_ - self.data_min_

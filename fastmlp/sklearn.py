@@ -43,6 +43,10 @@ class _BaseMLP(BaseEstimator):
     """Shared training loop with scikit-learn's stopping rules and learning-rate schedules."""
 
     _loss_kind = "classification"
+    model_: Sequential
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
+    _best_state: dict[str, np.ndarray] | None
 
     def __init__(
         self,
@@ -237,6 +241,7 @@ class _BaseMLP(BaseEstimator):
         """scikit-learn's rule: stop after n_iter_no_change epochs without a tol improvement."""
         if self.early_stopping and Xv is not None:
             score = self._score_for_stopping(Xv, yv)
+            assert self.validation_scores_ is not None and self.best_validation_score_ is not None
             self.validation_scores_.append(score)
             improved = score > self.best_validation_score_ + self.tol
             if score > self.best_validation_score_:
@@ -265,8 +270,8 @@ class _BaseMLP(BaseEstimator):
 
     def _export(self) -> None:
         dense = [layer for layer in self.model_.layers if hasattr(layer, "W")]
-        self.coefs_ = [layer.W.value for layer in dense]
-        self.intercepts_ = [layer.b.value for layer in dense]
+        self.coefs_ = [getattr(layer, "W").value for layer in dense]  # noqa: B009 - weight layers only
+        self.intercepts_ = [getattr(layer, "b").value for layer in dense]  # noqa: B009
         self.n_layers_ = len(self._hidden) + 2
         self.n_outputs_ = self.model_.n_outputs
 

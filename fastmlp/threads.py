@@ -36,8 +36,9 @@ def set_num_threads(n: int) -> None:
     if "numba" in sys.modules or _numba_wanted():
         import numba
 
-        if n > numba.config.NUMBA_NUM_THREADS:
-            raise ValueError(f"n={n} exceeds NUMBA_NUM_THREADS={numba.config.NUMBA_NUM_THREADS}")
+        limit = int(getattr(numba.config, "NUMBA_NUM_THREADS"))  # noqa: B009 - not in numba's stubs
+        if n > limit:
+            raise ValueError(f"n={n} exceeds NUMBA_NUM_THREADS={limit}")
         numba.set_num_threads(n)
     if _limits[0] is not None:
         _limits[0].restore_original_limits()

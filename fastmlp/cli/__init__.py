@@ -9,16 +9,21 @@ from collections.abc import Sequence
 
 from . import bench, info, train
 
+SUBPARSERS: dict[str, argparse.ArgumentParser] = {}
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its three sub-commands."""
     parser = argparse.ArgumentParser(prog="fastmlp", description="Compiled kernels for fully connected networks.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_train = sub.add_parser("train", help="train an MLP (bundled digits by default)")
+    SUBPARSERS.clear()
+    p_train = SUBPARSERS["train"] = sub.add_parser("train", help="train an MLP (bundled digits by default)")
     train.add_arguments(p_train)
-    p_bench = sub.add_parser("bench", help="run the benchmark suites and print speed-up ratios")
+    p_bench = SUBPARSERS["bench"] = sub.add_parser("bench", help="run the benchmarks, print speed-up ratios")
     bench.add_arguments(p_bench)
-    p_info = sub.add_parser("info", help="version, backends and why not, op coverage, threads, BLAS")
+    p_info = SUBPARSERS["info"] = sub.add_parser(
+        "info", help="version, backends and why not, op coverage, threads, BLAS"
+    )
     p_info.add_argument("--json", action="store_true", help="make the last line one JSON object")
     return parser
 
@@ -27,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fastmlp`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    sub = parser._subparsers._group_actions[0].choices[args.command]  # type: ignore[union-attr]
+    sub = SUBPARSERS[args.command]
     if args.command == "info":
         data = info.info_dict()
         if args.json:
