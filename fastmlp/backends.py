@@ -183,5 +183,9 @@ def kernel(op: str, backend: str | None = None) -> Callable[..., Any]:
 
 
 def is_device_array(x: Any) -> bool:
-    """True for CUDA device arrays (Numba, CuPy, torch CUDA): they select the ``cuda`` backend."""
-    return hasattr(x, "__cuda_array_interface__")
+    """True for CUDA device arrays (Numba, CuPy, torch CUDA, and the Numba simulator's stand-in):
+    they select the ``cuda`` backend."""
+    try:
+        return hasattr(x, "__cuda_array_interface__") or type(x).__name__ == "FakeCUDAArray"
+    except RuntimeError:  # torch tensors that require grad refuse the interface: still device arrays
+        return True

@@ -20,3 +20,5 @@ TEST_ROWS_COLS: tuple[tuple[int, int], ...] = ((1, 1), (1, 7), (3, 5), (17, 33),
 # CUDA launch configuration (tests under the simulator patch these small).
 CUDA_THREADS_PER_BLOCK = 256
 CUDA_MAX_BLOCKS = 1024
+# Side of the shared-memory tile of the Numba GEMM used when CuPy (cuBLAS) is absent
+CUDA_GEMM_TILE = 16

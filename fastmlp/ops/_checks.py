@@ -5,7 +5,11 @@ Rules (documented in the README):
   integer and bool arrays are cast to float64, complex/object/string arrays are refused;
 - the float arrays of one op share a dtype: float32 only if all are float32, else float64;
 - non-contiguous or Fortran-order inputs are copied to C order; read-only inputs are fine;
-- labels are integers (integral floats are accepted) in [0, C); empty batches are refused.
+- labels are integers (integral floats are accepted) in [0, C); empty batches are refused;
+- CUDA device arrays (anything with ``__cuda_array_interface__``: Numba, CuPy, torch) are checked
+  by shape, dtype and strides without leaving the device (casts and contiguous copies happen
+  there); only labels and a few reduction scalars (ranges, NaN counts) come to the host. They
+  select the ``cuda`` backend unless another is named, which is refused.
 Every message names the argument and what was expected.
 """
 
@@ -17,6 +21,8 @@ import operator
 from typing import Any
 
 import numpy as np
+
+from .. import backends
 
 FLOAT_CHARS = "fd"
 F32 = np.dtype(np.float32)
@@ -32,15 +38,15 @@ def as_array(x: Any, name: str, ndim: int | tuple[int, ...] | None = None) -> np
     if type(x) is not np.ndarray:
         if x is None:
             raise TypeError(f"{name} must be an array, got None")
+        if is_device(x):
+            return _device_array(x, name, ndim)
         try:
             x = np.asarray(x)
         except (ValueError, TypeError) as exc:
             raise TypeError(f"{name} could not be converted to an array: {exc}") from None
     char = x.dtype.char
     if char not in FLOAT_CHARS:
-        if x.dtype.kind in "iub":
-            x = x.astype(np.float64)
-        elif x.dtype.kind == "f":  # float16 / longdouble: compute in float64
+        if x.dtype.kind in "iub" or x.dtype.kind == "f":
             x = x.astype(np.float64)
         else:
             raise _kind_error(x, name)
@@ -63,9 +69,24 @@ def batch(x: Any, name: str = "x", ndim: int = 2) -> np.ndarray:
 
 
 def common(*arrays: np.ndarray) -> list[np.ndarray]:
-    """Arrays cast to their common float dtype and made C-contiguous."""
+    """Arrays cast to their common float dtype and made C-contiguous (on the device for device ones)."""
     dtype = F32 if all(a.dtype == F32 for a in arrays) else F64
-    return [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
+    if all(type(a) is np.ndarray for a in arrays):
+        return [np.ascontiguousarray(a, dtype=dtype) for a in arrays]
+    return [contiguous(a, dtype) for a in arrays]
+
+
+def contiguous(x: Any, dtype: Any = None) -> Any:
+    """``np.ascontiguousarray`` that keeps device arrays on the device (cast/copied there if needed)."""
+    if isinstance(x, np.ndarray):
+        return np.ascontiguousarray(x, dtype=dtype)
+    dev = _dev()
+    return dev.tag_like(dev.contiguous(x, dtype), x)
+
+
+def is_contiguous(x: Any) -> bool:
+    """C-contiguity of a host or device array."""
+    return x.flags.c_contiguous if isinstance(x, np.ndarray) else x.is_c_contiguous()
 
 
 def same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
@@ -76,6 +97,11 @@ def same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
 
 def finite(x: np.ndarray, name: str) -> None:
     """Refuse NaN/Inf: one summation pass when all is well, a full scan only to explain a failure."""
+    if not isinstance(x, np.ndarray):
+        bad = _dev().stats(x)[4]
+        if bad:
+            raise ValueError(f"{name} contains NaN or Inf ({bad} entries)")
+        return
     with np.errstate(over="ignore", invalid="ignore"):
         total = x.sum(dtype=np.float64)
     if math.isfinite(total):
@@ -87,7 +113,14 @@ def finite(x: np.ndarray, name: str) -> None:
 
 
 def labels(y: Any, n_rows: int, n_classes: int, name: str = "y") -> np.ndarray:
-    """Class labels as int64 (N,), each in [0, n_classes): out-of-range labels never reach a kernel."""
+    """Class labels as int64 (N,), each in [0, n_classes): out-of-range labels never reach a kernel.
+
+    Device labels are checked on a host copy (N integers) and returned on the device as int64.
+    """
+    if type(y) is not np.ndarray and is_device(y):
+        dev = _dev()
+        labels(dev.to_host(y), n_rows, n_classes, name)
+        return dev.contiguous(dev.adopt(y), np.int64)
     if type(y) is not np.ndarray:
         y = np.asarray(y)
     if y.ndim != 1:
@@ -155,7 +188,9 @@ def choice(value: Any, name: str, options: tuple[str, ...]) -> str:
 
 
 def inplace(x: Any, name: str) -> np.ndarray:
-    """An array updated in place: must already be a writeable float ndarray (any layout)."""
+    """An array updated in place: a writeable float ndarray (any layout) or C-contiguous device array."""
+    if type(x) is not np.ndarray and is_device(x):
+        return _device_inplace(x, name)
     if type(x) is not np.ndarray and not isinstance(x, np.ndarray):
         raise TypeError(f"{name} is updated in place and must be a NumPy array, got {type(x).__name__}")
     if x.dtype.char not in FLOAT_CHARS:
@@ -182,4 +217,125 @@ def grad_like(dw: Any, w: np.ndarray, name: str = "dw") -> np.ndarray:
     dw = as_array(dw, name)
     if dw.shape != w.shape:
         raise ValueError(f"{name} has shape {dw.shape} but w has shape {w.shape}; they must match")
-    return np.ascontiguousarray(dw, dtype=w.dtype)
+    return contiguous(dw, w.dtype)
+
+
+def as_indices(x: Any, name: str) -> Any:
+    """An integer index array as given: NumPy via ``np.asarray``, device arrays viewed in place."""
+    if type(x) is not np.ndarray and is_device(x):
+        return _dev().adopt(x)
+    return np.asarray(x)
+
+
+def value_range(x: Any) -> tuple[float, float]:
+    """(min, max) of a host array, or of a device array's finite entries (computed on the device)."""
+    if isinstance(x, np.ndarray):
+        return x.min(), x.max()
+    lo, hi, _, _, _ = _dev().stats(x)
+    return lo, hi
+
+
+def all_plus_minus_one(x: Any) -> bool:
+    """True when every entry is -1 or +1."""
+    if isinstance(x, np.ndarray):
+        return bool(np.all(np.abs(x) == 1))
+    _, _, lo_abs, hi_abs, bad = _dev().stats(x)
+    return not bad and lo_abs == 1 and hi_abs == 1
+
+
+def symmetric(a: Any, rtol: float, atol: float) -> bool:
+    """``np.allclose(a, a.T, rtol, atol)``, on the device for device arrays."""
+    if isinstance(a, np.ndarray):
+        return np.allclose(a, a.T, rtol=rtol, atol=atol)
+    return _dev().asymmetric_count(a, rtol, atol) == 0
+
+
+def max_abs(a: Any) -> float:
+    """max |a| (0 for an all-zero array)."""
+    if isinstance(a, np.ndarray):
+        return float(np.abs(a).max())
+    return float(_dev().stats(a)[3])
+
+
+# ----------------------------------------------------------------------------------------------
+# Device arrays. The cuda backend owns device code, so its array helpers do the work; nothing
+# here imports numba unless a device array actually arrives.
+# ----------------------------------------------------------------------------------------------
+
+
+def is_device(x: Any) -> bool:
+    """A CUDA device array: ``__cuda_array_interface__``, or the Numba simulator's stand-in."""
+    try:
+        return hasattr(x, "__cuda_array_interface__") or type(x).__name__ == "FakeCUDAArray"
+    except RuntimeError as exc:  # torch: "Can't get __cuda_array_interface__ on Variable that requires grad"
+        raise TypeError(f"this device array cannot be shared without a copy ({exc}); pass x.detach()") from None
+
+
+_device_helpers: list[Any] = []
+
+
+def _dev() -> Any:
+    """The cuda backend's array helpers, or the reason it cannot run here."""
+    if not _device_helpers:
+        if not backends.is_available("cuda"):
+            raise backends.BackendUnavailableError("CUDA device arrays need the cuda backend, which is not "
+                                                   f"available: {backends.unavailable_reason('cuda')}")
+        from ..kernels.cuda import _arrays
+
+        _device_helpers.append(_arrays)
+    return _device_helpers[0]
+
+
+def _device_array(x: Any, name: str, ndim: Any) -> Any:
+    """A Numba view of device array x (no copy) with float dtype and the given rank."""
+    dev = _dev()
+    x = dev.adopt(x)
+    if x.dtype.char not in FLOAT_CHARS:
+        if x.dtype.kind in "iubf":  # the host rule: ints, bools, float16 compute in float64
+            x = dev.tag_like(dev.contiguous(x, F64), x)
+        else:
+            raise _kind_error(x, name)
+    if ndim is not None:
+        ranks = (ndim,) if isinstance(ndim, int) else ndim
+        if x.ndim not in ranks:
+            want = " or ".join(str(r) for r in ranks)
+            raise ValueError(f"{name} must be {want}-dimensional, got shape {x.shape}")
+    return x
+
+
+def _device_inplace(x: Any, name: str) -> Any:
+    """A device array updated in place: float, writeable, non-empty and C-contiguous."""
+    dev = _dev()
+    if dev.is_readonly(x):
+        raise ValueError(f"{name} is updated in place but is read-only")
+    x = dev.adopt(x)
+    if x.dtype.char not in FLOAT_CHARS:
+        raise _kind_error(x, name)
+    if x.size == 0:
+        raise ValueError(f"{name} is empty (shape {x.shape})")
+    if not x.is_c_contiguous():
+        raise ValueError(f"{name} is a non-contiguous device array; in-place updates need a C-contiguous one")
+    return x
+
+
+def device_flags(fired: Any, units: int) -> Any:
+    """A bool device array (units,) OR-ed in place (dead_relu_fraction's running record)."""
+    dev = _dev()
+    fired = dev.adopt(fired)
+    if fired.dtype != np.bool_:
+        raise TypeError(f"fired must be a bool array (it is updated in place), got dtype {fired.dtype}")
+    if fired.shape != (units,):
+        raise ValueError(f"fired has shape {fired.shape} but h has {units} units")
+    if not fired.is_c_contiguous():
+        raise ValueError("fired is a non-contiguous device array; in-place updates need a C-contiguous one")
+    return fired
+
+
+def kernel(op: str, backend: str | None, *arrays: Any) -> Any:
+    """``backends.kernel``, except that device arrays among ``arrays`` select ``cuda``."""
+    for a in arrays:
+        if type(a) is not np.ndarray and not isinstance(a, np.ndarray) and is_device(a):
+            if backend not in (None, "cuda"):
+                raise ValueError(f"CUDA device arrays need backend='cuda' (or none), got backend={backend!r}")
+            return backends.kernel(op, "cuda")
+    return backends.kernel(op, backend)

@@ -6,15 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import kernel
 from . import _checks as chk
+from ._checks import kernel
 
 
 def _one(x: Any, name: str = "x") -> np.ndarray:
     x = chk.as_array(x, name)
     if x.ndim == 0 or x.size == 0:
         raise ValueError(f"{name} must be a non-empty array, got shape {x.shape}")
-    return np.ascontiguousarray(x)
+    return chk.contiguous(x)
 
 
 def _pair(dy: Any, y: Any, name: str = "y") -> list[np.ndarray]:
@@ -34,7 +34,8 @@ def relu_forward(x: Any, *, backend: str | None = None) -> np.ndarray:
     -------
     y : ndarray, same shape and float dtype as x
     """
-    return kernel("relu_forward", backend)(_one(x))
+    x = _one(x)
+    return kernel("relu_forward", backend, x)(x)
 
 
 def relu_backward(dy: Any, y: Any, *, backend: str | None = None) -> np.ndarray:
@@ -44,18 +45,20 @@ def relu_backward(dy: Any, y: Any, *, backend: str | None = None) -> np.ndarray:
     ----------
     dy, y : arrays of the same shape
     """
-    return kernel("relu_backward", backend)(*_pair(dy, y))
+    dy, y = _pair(dy, y)
+    return kernel("relu_backward", backend, dy, y)(dy, y)
 
 
 def leaky_relu_forward(x: Any, alpha: float = 0.01, *, backend: str | None = None) -> np.ndarray:
     """Leaky ReLU: ``x if x >= 0 else alpha * x``."""
-    return kernel("leaky_relu_forward", backend)(_one(x), _alpha(alpha))
+    x = _one(x)
+    return kernel("leaky_relu_forward", backend, x)(x, _alpha(alpha))
 
 
 def leaky_relu_backward(dy: Any, x: Any, alpha: float = 0.01, *, backend: str | None = None) -> np.ndarray:
     """Leaky ReLU gradient from the forward input: ``dy if x >= 0 else alpha * dy``."""
     dy, x = _pair(dy, x, "x")
-    return kernel("leaky_relu_backward", backend)(dy, x, _alpha(alpha))
+    return kernel("leaky_relu_backward", backend, dy, x)(dy, x, _alpha(alpha))
 
 
 def _prelu_args(x: Any, alpha: Any) -> list[np.ndarray]:
@@ -74,7 +77,8 @@ def prelu_forward(x: Any, alpha: Any, *, backend: str | None = None) -> np.ndarr
     x : array (N, M)
     alpha : array (M,)
     """
-    return kernel("prelu_forward", backend)(*_prelu_args(x, alpha))
+    x, alpha = _prelu_args(x, alpha)
+    return kernel("prelu_forward", backend, x, alpha)(x, alpha)
 
 
 def prelu_backward(dy: Any, x: Any, alpha: Any, *, backend: str | None = None) -> tuple:
@@ -89,27 +93,31 @@ def prelu_backward(dy: Any, x: Any, alpha: Any, *, backend: str | None = None) -
     dy = chk.as_array(dy, "dy", 2)
     chk.same_shape(dy, x, "dy", "x")
     dy, x, alpha = chk.common(dy, x, alpha)
-    return kernel("prelu_backward", backend)(dy, x, alpha)
+    return kernel("prelu_backward", backend, dy, x, alpha)(dy, x, alpha)
 
 
 def sigmoid_forward(x: Any, *, backend: str | None = None) -> np.ndarray:
     """Logistic sigmoid ``1 / (1 + e^-x)``, stable for large |x|."""
-    return kernel("sigmoid_forward", backend)(_one(x))
+    x = _one(x)
+    return kernel("sigmoid_forward", backend, x)(x)
 
 
 def sigmoid_backward(dy: Any, y: Any, *, backend: str | None = None) -> np.ndarray:
     """Sigmoid gradient from the forward output: ``dx = dy * y * (1 - y)``."""
-    return kernel("sigmoid_backward", backend)(*_pair(dy, y))
+    dy, y = _pair(dy, y)
+    return kernel("sigmoid_backward", backend, dy, y)(dy, y)
 
 
 def tanh_forward(x: Any, *, backend: str | None = None) -> np.ndarray:
     """Hyperbolic tangent ``tanh(x) = 2 sigmoid(2x) - 1``, stable for large |x|."""
-    return kernel("tanh_forward", backend)(_one(x))
+    x = _one(x)
+    return kernel("tanh_forward", backend, x)(x)
 
 
 def tanh_backward(dy: Any, y: Any, *, backend: str | None = None) -> np.ndarray:
     """Tanh gradient from the forward output: ``dx = dy * (1 - y**2)``."""
-    return kernel("tanh_backward", backend)(*_pair(dy, y))
+    dy, y = _pair(dy, y)
+    return kernel("tanh_backward", backend, dy, y)(dy, y)
 
 
 def maxout_forward(z: Any, k: int, *, backend: str | None = None) -> tuple:
@@ -127,24 +135,26 @@ def maxout_forward(z: Any, k: int, *, backend: str | None = None) -> tuple:
     idx : ndarray (N, M) of int64
         Winning piece per unit (first on ties), needed by :func:`maxout_backward`.
     """
-    z = np.ascontiguousarray(chk.batch(z, "z"))
+    z = chk.contiguous(chk.batch(z, "z"))
     k = chk.integer(k, "k", 1)
     if z.shape[1] % k:
         raise ValueError(f"z has {z.shape[1]} columns, not a multiple of k={k} pieces")
-    return kernel("maxout_forward", backend)(z, k)
+    return kernel("maxout_forward", backend, z)(z, k)
 
 
 def maxout_backward(dy: Any, idx: Any, k: int, *, backend: str | None = None) -> np.ndarray:
     """Maxout gradient: routes ``dy`` (N, M) to the winning pieces; returns ``dz`` (N, M*k)."""
-    dy = np.ascontiguousarray(chk.batch(dy, "dy"))
+    dy = chk.contiguous(chk.batch(dy, "dy"))
     k = chk.integer(k, "k", 1)
-    idx = np.asarray(idx)
+    idx = chk.as_indices(idx, "idx")
     if idx.dtype.kind not in "iu":
         raise TypeError(f"idx must hold integer piece indices, got dtype {idx.dtype}")
     chk.same_shape(idx, dy, "idx", "dy")
-    if idx.min() < 0 or idx.max() >= k:  # an index outside [0, k) would write out of bounds
-        raise ValueError(f"idx must be in [0, {k}), got values in [{idx.min()}, {idx.max()}]")
-    return kernel("maxout_backward", backend)(dy, np.ascontiguousarray(idx, dtype=np.int64), k)
+    lo, hi = chk.value_range(idx)
+    if lo < 0 or hi >= k:  # an index outside [0, k) would write out of bounds
+        raise ValueError(f"idx must be in [0, {k}), got values in [{lo}, {hi}]")
+    idx = chk.contiguous(idx, np.int64)
+    return kernel("maxout_backward", backend, dy, idx)(dy, idx, k)
 
 
 def dead_relu_fraction(h: Any, fired: Any = None, *, backend: str | None = None) -> float:
@@ -154,7 +164,7 @@ def dead_relu_fraction(h: Any, fired: Any = None, *, backend: str | None = None)
     ----------
     h : array (N, M)
         ReLU outputs of one batch.
-    fired : bool ndarray (M,), optional
+    fired : bool array (M,), optional (NumPy, or a device array when h is one)
         Running record, OR-ed in place with this batch; the fraction then covers every batch
         seen so far (scan a dataset batch by batch to get the notes' "dead units" figure).
 
@@ -162,7 +172,10 @@ def dead_relu_fraction(h: Any, fired: Any = None, *, backend: str | None = None)
     -------
     float in [0, 1]
     """
-    h = np.ascontiguousarray(chk.batch(h, "h"))
+    h = chk.contiguous(chk.batch(h, "h"))
+    if fired is not None and chk.is_device(fired):
+        fired = chk.device_flags(fired, h.shape[1])
+        return kernel("dead_relu_fraction", backend, h, fired)(h, fired)
     if fired is not None:
         if not isinstance(fired, np.ndarray) or fired.dtype != np.bool_:
             raise TypeError("fired must be a bool NumPy array (it is updated in place)")
@@ -172,7 +185,7 @@ def dead_relu_fraction(h: Any, fired: Any = None, *, backend: str | None = None)
             raise ValueError("fired is updated in place but is read-only")
         if not fired.flags.c_contiguous:
             work = np.ascontiguousarray(fired)
-            fraction = kernel("dead_relu_fraction", backend)(h, work)
+            fraction = kernel("dead_relu_fraction", backend, h)(h, work)
             fired[...] = work
             return fraction
-    return kernel("dead_relu_fraction", backend)(h, fired)
+    return kernel("dead_relu_fraction", backend, h)(h, fired)

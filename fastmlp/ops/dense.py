@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import kernel
 from . import _checks as chk
+from ._checks import kernel
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
 
@@ -64,7 +64,7 @@ def affine_forward(x: Any, w: Any, b: Any, *, backend: str | None = None) -> np.
         Wrong ranks or mismatched shapes, empty batch, non-numeric dtype.
     """
     x, w, b = _affine_args(x, w, b)
-    return kernel("affine_forward", backend)(x, w, b)
+    return kernel("affine_forward", backend, x, w, b)(x, w, b)
 
 
 def affine_backward(dy: Any, x: Any, w: Any, *, backend: str | None = None) -> tuple:
@@ -83,7 +83,7 @@ def affine_backward(dy: Any, x: Any, w: Any, *, backend: str | None = None) -> t
     db : ndarray (M,)
     """
     dy, x, w = _backward_args(dy, x, w)
-    return kernel("affine_backward", backend)(dy, x, w)
+    return kernel("affine_backward", backend, dy, x, w)(dy, x, w)
 
 
 def dense_forward(x: Any, w: Any, b: Any, activation: str = "relu", keep_prob: float = 1.0,
@@ -113,7 +113,7 @@ def dense_forward(x: Any, w: Any, b: Any, activation: str = "relu", keep_prob: f
     """
     x, w, b = _affine_args(x, w, b)
     args = _fused_args(activation, keep_prob, seed, stream, alpha)
-    return kernel("dense_forward", backend)(x, w, b, *args)
+    return kernel("dense_forward", backend, x, w, b)(x, w, b, *args)
 
 
 def dense_backward(dout: Any, x: Any, w: Any, out: Any, activation: str = "relu",
@@ -132,6 +132,6 @@ def dense_backward(dout: Any, x: Any, w: Any, out: Any, activation: str = "relu"
     dout, x, w = _backward_args(dout, x, w, "dout")
     out = chk.as_array(out, "out", 2)
     chk.same_shape(out, dout, "out", "dout")
-    out = np.ascontiguousarray(out, dtype=dout.dtype)
+    out = chk.contiguous(out, dout.dtype)
     args = _fused_args(activation, keep_prob, seed, stream, alpha)
-    return kernel("dense_backward", backend)(dout, x, w, out, *args)
+    return kernel("dense_backward", backend, dout, x, w, out)(dout, x, w, out, *args)

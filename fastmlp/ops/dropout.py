@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import kernel
 from . import _checks as chk
+from ._checks import kernel
 from .dense import _affine_args, _backward_args
 
 
@@ -62,23 +62,23 @@ def dropout_forward(x: Any, keep_prob: float, seed: int, stream: int = 0, *,
 
     At test time simply skip it: the kept units were already scaled by ``1/keep_prob``.
     """
-    x = np.ascontiguousarray(chk.as_array(x, "x"))
+    x = chk.contiguous(chk.as_array(x, "x"))
     if x.size == 0:
         raise ValueError(f"x is empty (shape {x.shape})")
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
-    return kernel("dropout_forward", backend)(x, p, seed, stream)
+    return kernel("dropout_forward", backend, x)(x, p, seed, stream)
 
 
 def dropout_backward(dy: Any, keep_prob: float, seed: int, stream: int = 0, *,
                      backend: str | None = None) -> np.ndarray:
     """Dropout gradient: ``dy * mask``, the mask regenerated from the same key."""
-    dy = np.ascontiguousarray(chk.as_array(dy, "dy"))
+    dy = chk.contiguous(chk.as_array(dy, "dy"))
     if dy.size == 0:
         raise ValueError(f"dy is empty (shape {dy.shape})")
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
-    return kernel("dropout_backward", backend)(dy, p, seed, stream)
+    return kernel("dropout_backward", backend, dy)(dy, p, seed, stream)
 
 
 def dropconnect_forward(x: Any, w: Any, b: Any, keep_prob: float, seed: int, stream: int = 0, *,
@@ -91,7 +91,7 @@ def dropconnect_forward(x: Any, w: Any, b: Any, keep_prob: float, seed: int, str
     x, w, b = _affine_args(x, w, b)
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
-    return kernel("dropconnect_forward", backend)(x, w, b, p, seed, stream)
+    return kernel("dropconnect_forward", backend, x, w, b)(x, w, b, p, seed, stream)
 
 
 def dropconnect_backward(dy: Any, x: Any, w: Any, keep_prob: float, seed: int, stream: int = 0, *,
@@ -100,4 +100,4 @@ def dropconnect_backward(dy: Any, x: Any, w: Any, keep_prob: float, seed: int, s
     dy, x, w = _backward_args(dy, x, w)
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
-    return kernel("dropconnect_backward", backend)(dy, x, w, p, seed, stream)
+    return kernel("dropconnect_backward", backend, dy, x, w)(dy, x, w, p, seed, stream)

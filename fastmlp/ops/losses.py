@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import kernel
 from . import _checks as chk
+from ._checks import kernel
 
 
 def _scores_labels(scores: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    scores = np.ascontiguousarray(chk.batch(scores, "scores"))
+    scores = chk.contiguous(chk.batch(scores, "scores"))
     return scores, chk.labels(y, scores.shape[0], scores.shape[1])
 
 
@@ -44,7 +44,8 @@ def softmax_cross_entropy(scores: Any, y: Any, *, backend: str | None = None) ->
     ValueError
         Labels out of range, negative or non-integer; shape mismatch; empty batch.
     """
-    return kernel("softmax_cross_entropy", backend)(*_scores_labels(scores, y))
+    scores, y = _scores_labels(scores, y)
+    return kernel("softmax_cross_entropy", backend, scores, y)(scores, y)
 
 
 def svm_loss(scores: Any, y: Any, margin: float = 1.0, squared: bool = False, *,
@@ -62,7 +63,7 @@ def svm_loss(scores: Any, y: Any, margin: float = 1.0, squared: bool = False, *,
     margin = chk.number(margin, "margin", 0.0)
     if not isinstance(squared, (bool, np.bool_)):
         raise TypeError(f"squared must be a bool, got {type(squared).__name__}")
-    return kernel("svm_loss", backend)(scores, y, margin, bool(squared))
+    return kernel("svm_loss", backend, scores, y)(scores, y, margin, bool(squared))
 
 
 def sigmoid_cross_entropy(scores: Any, targets: Any, *, backend: str | None = None) -> tuple:
@@ -74,9 +75,10 @@ def sigmoid_cross_entropy(scores: Any, targets: Any, *, backend: str | None = No
     dscores : ndarray (N, C), ``(sigmoid(f) - y) / N``
     """
     scores, targets = _scores_targets(scores, targets)
-    if targets.min() < 0 or targets.max() > 1:
+    lo, hi = chk.value_range(targets)
+    if lo < 0 or hi > 1:
         raise ValueError("targets must lie in [0, 1] for sigmoid_cross_entropy")
-    return kernel("sigmoid_cross_entropy", backend)(scores, targets)
+    return kernel("sigmoid_cross_entropy", backend, scores, targets)(scores, targets)
 
 
 def attribute_hinge_loss(scores: Any, targets: Any, *, backend: str | None = None) -> tuple:
@@ -88,9 +90,9 @@ def attribute_hinge_loss(scores: Any, targets: Any, *, backend: str | None = Non
     dscores : ndarray (N, C)
     """
     scores, targets = _scores_targets(scores, targets)
-    if not np.all(np.abs(targets) == 1):
+    if not chk.all_plus_minus_one(targets):
         raise ValueError("targets must be -1 or +1 for attribute_hinge_loss")
-    return kernel("attribute_hinge_loss", backend)(scores, targets)
+    return kernel("attribute_hinge_loss", backend, scores, targets)(scores, targets)
 
 
 def l2_loss(pred: Any, target: Any, *, backend: str | None = None) -> tuple:
@@ -106,7 +108,7 @@ def l2_loss(pred: Any, target: Any, *, backend: str | None = None) -> tuple:
     dpred : ndarray (N, K), ``2 (f - y) / N``
     """
     pred2, target2 = _regression_args(pred, target)
-    loss, dpred = kernel("l2_loss", backend)(pred2, target2)
+    loss, dpred = kernel("l2_loss", backend, pred2, target2)(pred2, target2)
     return loss, dpred.reshape(np.shape(pred))
 
 
@@ -119,7 +121,7 @@ def l1_loss(pred: Any, target: Any, *, backend: str | None = None) -> tuple:
     dpred : ndarray (N, K), ``sign(f - y) / N``
     """
     pred2, target2 = _regression_args(pred, target)
-    loss, dpred = kernel("l1_loss", backend)(pred2, target2)
+    loss, dpred = kernel("l1_loss", backend, pred2, target2)(pred2, target2)
     return loss, dpred.reshape(np.shape(pred))
 
 
@@ -129,5 +131,5 @@ def _regression_args(pred: Any, target: Any) -> list[np.ndarray]:
     if pred.ndim != target.ndim:
         raise ValueError(f"pred has shape {pred.shape} but target has shape {target.shape}")
     if pred.ndim == 1:
-        pred, target = pred[:, None], target[:, None]
+        pred, target = pred.reshape(pred.shape[0], 1), target.reshape(target.shape[0], 1)
     return _scores_targets(pred, target, "target", "pred")

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import kernel
 from . import _checks as chk
+from ._checks import kernel
 
 
 def _features(a: Any, name: str, d: int) -> np.ndarray:
@@ -46,21 +46,21 @@ def batchnorm_forward(x: Any, gamma: Any, beta: Any, running_mean: np.ndarray, r
     d = x.shape[1]
     gamma, beta = _features(gamma, "gamma", d), _features(beta, "beta", d)
     x, gamma, beta = chk.common(x, gamma, beta)
+    running_mean, running_var = chk.inplace(running_mean, "running_mean"), chk.inplace(running_var, "running_var")
     for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
-        chk.inplace(stat, name)
         if stat.shape != (d,):
             raise ValueError(f"{name} has shape {stat.shape} but x has {d} features")
         if stat.dtype != x.dtype:
             raise TypeError(f"{name} has dtype {stat.dtype} but the computation is {x.dtype}")
-    if not training and running_var.min() < 0:
+    if not training and chk.value_range(running_var)[0] < 0:
         raise ValueError("running_var has negative entries")
     momentum = chk.number(momentum, "momentum", 0.0, 1.0)
     eps = chk.number(eps, "eps", 0.0, low_open=True)
     if training and x.shape[0] == 1:
         raise ValueError("batch norm in training mode needs at least 2 rows (the variance of 1 row is 0)")
-    rm = running_mean if running_mean.flags.c_contiguous else np.ascontiguousarray(running_mean)
-    rv = running_var if running_var.flags.c_contiguous else np.ascontiguousarray(running_var)
-    out = kernel("batchnorm_forward", backend)(x, gamma, beta, rm, rv, bool(training), momentum, eps)
+    rm = running_mean if chk.is_contiguous(running_mean) else np.ascontiguousarray(running_mean)
+    rv = running_var if chk.is_contiguous(running_var) else np.ascontiguousarray(running_var)
+    out = kernel("batchnorm_forward", backend, x, rm)(x, gamma, beta, rm, rv, bool(training), momentum, eps)
     if rm is not running_mean:
         running_mean[...] = rm
     if rv is not running_var:
@@ -85,4 +85,5 @@ def batchnorm_backward(dy: Any, x: Any, gamma: Any, mean: Any, inv_std: Any, tra
     gamma = _features(gamma, "gamma", d)
     mean = _features(mean, "mean", d)
     inv_std = _features(inv_std, "inv_std", d)
-    return kernel("batchnorm_backward", backend)(*chk.common(dy, x, gamma, mean, inv_std), bool(training))
+    args = chk.common(dy, x, gamma, mean, inv_std)
+    return kernel("batchnorm_backward", backend, *args)(*args, bool(training))

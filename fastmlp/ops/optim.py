@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import kernel
 from . import _checks as chk
+from ._checks import kernel
 
 
 def _run(op: str, backend: str | None, w: Any, dw: Any, states: tuple, names: tuple, *hyper: Any) -> None:
@@ -20,8 +20,8 @@ def _run(op: str, backend: str | None, w: Any, dw: Any, states: tuple, names: tu
     dw = chk.grad_like(dw, w)
     states = tuple(chk.state_like(s, w, n) for s, n in zip(states, names))
     targets = (w, *states)
-    work = [a if a.flags.c_contiguous else np.ascontiguousarray(a) for a in targets]
-    kernel(op, backend)(work[0], dw, *work[1:], *hyper)
+    work = [a if chk.is_contiguous(a) else np.ascontiguousarray(a) for a in targets]
+    kernel(op, backend, *work, dw)(work[0], dw, *work[1:], *hyper)
     for original, used in zip(targets, work):
         if used is not original:
             original[...] = used
@@ -136,7 +136,7 @@ def max_norm_(w: np.ndarray, max_norm: float, *, backend: str | None = None) -> 
     if w.ndim != 2:
         raise ValueError(f"w must be 2-dimensional (D_in, D_out), got shape {w.shape}")
     c = chk.number(max_norm, "max_norm", 0.0, low_open=True)
-    work = w if w.flags.c_contiguous else np.ascontiguousarray(w)
-    kernel("max_norm_", backend)(work, c)
+    work = w if chk.is_contiguous(w) else np.ascontiguousarray(w)
+    kernel("max_norm_", backend, work)(work, c)
     if work is not w:
         w[...] = work

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..backends import kernel
 from . import _checks as chk
+from ._checks import kernel
 from .dropout import _shape
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from ..backends import kernel
 from . import _checks as chk
+from ._checks import kernel
 
 METHODS = ("pca", "zca", "rotate")
 
@@ -24,9 +22,9 @@ def covariance(X: Any, *, backend: str | None = None) -> tuple:
     mean : ndarray (D,)
     cov : ndarray (D, D), symmetric
     """
-    X = np.ascontiguousarray(chk.batch(X, "X"))
+    X = chk.contiguous(chk.batch(X, "X"))
     chk.finite(X, "X")
-    return kernel("covariance", backend)(X)
+    return kernel("covariance", backend, X)(X)
 
 
 def whitening_matrix(cov: Any, method: str = "zca", eps: float = 1e-5, n_components: int | None = None, *,
@@ -55,12 +53,12 @@ def whitening_matrix(cov: Any, method: str = "zca", eps: float = 1e-5, n_compone
     eigenvalues : ndarray (k,), descending
     eigenvectors : ndarray (D, k), columns
     """
-    cov = np.ascontiguousarray(chk.as_array(cov, "cov", 2))
+    cov = chk.contiguous(chk.as_array(cov, "cov", 2))
     d = cov.shape[0]
     if cov.shape != (d, d) or d == 0:
         raise ValueError(f"cov must be a non-empty square matrix, got shape {cov.shape}")
     chk.finite(cov, "cov")
-    if not np.allclose(cov, cov.T, rtol=1e-4, atol=1e-6 * float(np.abs(cov).max() or 1.0)):
+    if not chk.symmetric(cov, rtol=1e-4, atol=1e-6 * (chk.max_abs(cov) or 1.0)):
         raise ValueError("cov must be symmetric")
     method = chk.choice(method, "method", METHODS)
     eps = chk.number(eps, "eps", 0.0, low_open=True)
@@ -68,4 +66,4 @@ def whitening_matrix(cov: Any, method: str = "zca", eps: float = 1e-5, n_compone
         n_components = chk.integer(n_components, "n_components", 1)
         if n_components > d:
             raise ValueError(f"n_components={n_components} but the data has only {d} features")
-    return kernel("whitening_matrix", backend)(cov, method, eps, n_components)
+    return kernel("whitening_matrix", backend, cov)(cov, method, eps, n_components)
