@@ -321,6 +321,31 @@ BY_NAME: dict[str, Case] = {case.name: case for case in CASES}
 
 
 def inputs(case: Case, rows: int, cols: int, dtype: Any, seed: int = 0) -> tuple[tuple, dict]:
-    """Fresh, deterministic inputs for ``case`` at size (rows, cols)."""
+    """Fresh, deterministic inputs for ``case`` at size (rows, cols).
+
+    Parameters
+    ----------
+    case : Case
+        The op and options to build inputs for (e.g. ``BY_NAME["relu_forward"]``).
+    rows : int
+        Batch size N (batch-norm cases use at least 2).
+    cols : int
+        Feature width; each case maps it to its own shapes (e.g. dense weights are
+        ``(cols, (cols + 1) // 2)``, maxout pre-activations ``(rows, 3 * cols)``, whitening takes a
+        ``(cols, cols)`` covariance).
+    dtype : float32 or float64 (anything ``np.dtype`` accepts)
+        Float dtype of the generated arrays; integer labels, piece indices and bool flags keep
+        their own dtypes.
+    seed : int, default 0
+        Together with rows, cols and the case name's length, seeds the generator, so the same
+        arguments always give the same inputs.
+
+    Returns
+    -------
+    args : tuple
+        Positional arguments for the op ``case.op``.
+    kwargs : dict
+        Keyword arguments for it (empty for every current case).
+    """
     rng = np.random.default_rng([seed, rows, cols, len(case.name)])
     return case.make(rng, rows, cols, np.dtype(dtype))

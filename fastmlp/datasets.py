@@ -55,7 +55,32 @@ def make_spiral(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2, 
 
 
 def train_test_split(X: np.ndarray, y: np.ndarray, test_fraction: float = 0.2, seed: int = 0) -> tuple:
-    """Shuffled split into (X_train, y_train, X_test, y_test), stratified by class for labels."""
+    """Shuffled split into (X_train, y_train, X_test, y_test), stratified by class for labels.
+
+    Parameters
+    ----------
+    X : ndarray (N, ...)
+        Rows to split, N >= 2.
+    y : ndarray (N,) or (N, K)
+        Targets, one per row of X. A 1-D integer y is split per class (each class gives
+        ``round(test_fraction * count)`` test rows); any other y is split over all rows.
+    test_fraction : float in (0, 1), default 0.2
+        Share of the rows held out for testing.
+    seed : int, default 0
+        Seed of the shuffling (``np.random.default_rng``).
+
+    Returns
+    -------
+    X_train, y_train : ndarrays
+        The training rows, in shuffled order.
+    X_test, y_test : ndarrays
+        The held-out rows, in their original order. Both parts always get at least one row.
+
+    Raises
+    ------
+    ValueError
+        test_fraction outside (0, 1); fewer than 2 rows.
+    """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     rng = np.random.default_rng(seed)
@@ -80,10 +105,25 @@ def load_file(path: str, label_column: int = -1) -> tuple[np.ndarray, np.ndarray
     """Features and integer labels from ``.npz`` (arrays ``X`` and ``y``) or ``.csv`` (numbers,
     one row per sample, an optional header, the label in ``label_column``).
 
+    Parameters
+    ----------
+    path : str
+        A ``.npz`` file with arrays ``X`` (N, D) and ``y`` (N,), or a comma-separated ``.csv`` file.
+    label_column : int, default -1
+        CSV only: the column holding the labels (negative counts from the end); the other
+        columns are the features.
+
+    Returns
+    -------
+    X : ndarray (N, D), float32
+    y : ndarray (N,), int64
+        The labels renumbered 0..K-1 in sorted order of the original values (K >= 2 classes).
+
     Raises
     ------
     DataFileError
-        Missing/unreadable file, wrong format, non-numeric values, non-integer labels.
+        Missing/unreadable file, wrong format, non-numeric values, non-integer labels, fewer
+        than two classes. A subclass of ValueError.
     """
     if not os.path.isfile(path):
         raise DataFileError(f"data file {path!r} does not exist")

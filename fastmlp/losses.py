@@ -298,10 +298,26 @@ NAMES = (*LOSSES, "hierarchical_softmax")
 def get(loss: Any, n_classes: int | None = None) -> Loss:
     """A loss by name (``hierarchical_softmax`` needs ``n_classes``), or a :class:`Loss` as is.
 
+    Parameters
+    ----------
+    loss : str or Loss
+        One of ``NAMES`` ("softmax", "svm", "squared_hinge", "sigmoid", "attribute_hinge", "l2",
+        "l1", "hierarchical_softmax"), built with default options; a :class:`Loss` instance is
+        returned unchanged.
+    n_classes : int >= 2, optional
+        Number of classes; required by (and only used for) ``hierarchical_softmax``, which then
+        gets a balanced tree.
+
+    Returns
+    -------
+    Loss
+
     Raises
     ------
     ValueError
-        Unknown name.
+        Unknown name; ``hierarchical_softmax`` without ``n_classes`` or with fewer than 2.
+    TypeError
+        ``hierarchical_softmax`` with a non-integer ``n_classes``.
     """
     if isinstance(loss, Loss):
         return loss
@@ -315,7 +331,30 @@ def get(loss: Any, n_classes: int | None = None) -> Loss:
 
 
 def from_config(name: str, config: dict[str, Any]) -> Loss:
-    """Rebuild a loss saved by :meth:`Loss.config`."""
+    """Rebuild a loss saved by :meth:`Loss.config`.
+
+    Parameters
+    ----------
+    name : str
+        The loss's ``name`` attribute (one of ``NAMES``).
+    config : dict
+        Its :meth:`Loss.config`: ``n_classes`` and ``tree`` for ``hierarchical_softmax``; for
+        ``svm``/``squared_hinge`` the keyword arguments of :class:`MulticlassSVM` (``margin``,
+        ``squared``: the saved ``squared`` decides between the two); ignored for the other
+        losses, which take no options.
+
+    Returns
+    -------
+    Loss
+
+    Raises
+    ------
+    ValueError
+        Unknown name; for ``hierarchical_softmax``, n_classes < 2 or a tree that does not hold
+        each class exactly once.
+    KeyError
+        ``hierarchical_softmax`` without ``n_classes`` or ``tree`` in config.
+    """
     if name == "hierarchical_softmax":
         return HierarchicalSoftmax(config["n_classes"], config["tree"])
     if name in ("svm", "squared_hinge"):

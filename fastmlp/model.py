@@ -35,7 +35,20 @@ class TrainingDiverged(FloatingPointError):
 
 
 def step_seed(seed: int, step: int) -> int:
-    """SplitMix64 of (seed, step): a fresh 64-bit RNG key for every training step."""
+    """SplitMix64 of (seed, step): a fresh 64-bit RNG key for every training step.
+
+    Parameters
+    ----------
+    seed : int
+        The model's seed (taken modulo 2**64).
+    step : int
+        Training-step counter; consecutive steps give unrelated keys.
+
+    Returns
+    -------
+    int in [0, 2**64)
+        A valid ``seed`` for the dropout ops.
+    """
     z = (seed + (step + 1) * 0x9E3779B97F4A7C15) & MASK64
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64

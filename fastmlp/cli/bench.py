@@ -102,7 +102,24 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def plot_ratios(groups: dict[str, dict[str, float]], baseline: str, path: str) -> None:
-    """Horizontal bars: speed-up over the baseline per benchmark group, one colour per implementation."""
+    """Horizontal bars: speed-up over the baseline per benchmark group, one colour per implementation.
+
+    Parameters
+    ----------
+    groups : dict of str to dict of str to float
+        Median seconds per implementation (backend) for each benchmark group, as returned by
+        ``benches/report.py``'s ``medians``. Groups without the baseline or with no other
+        implementation are left out; an implementation missing from a group gets a zero bar.
+    baseline : str
+        The implementation the speed-ups are relative to (``median[baseline] / median[impl]``).
+    path : str
+        Where the PNG is written (log-scale x axis).
+
+    Raises
+    ------
+    SystemExit
+        matplotlib is not installed.
+    """
     try:
         import matplotlib
 

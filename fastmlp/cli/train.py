@@ -157,7 +157,21 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, 
 
 
 def plot_history(history: Any, path: str) -> None:
-    """Loss and accuracy per epoch, training vs held-out data, as a PNG."""
+    """Loss and accuracy per epoch, training vs held-out data, as a PNG.
+
+    Parameters
+    ----------
+    history : :class:`fastmlp.model.History`
+        The record of a fit with validation data: ``loss``, ``val_loss``, ``train_accuracy`` and
+        ``val_accuracy``, one entry per epoch.
+    path : str
+        Where the PNG is written (two panels: loss on a log scale, accuracy).
+
+    Raises
+    ------
+    SystemExit
+        matplotlib is not installed.
+    """
     try:
         import matplotlib
 

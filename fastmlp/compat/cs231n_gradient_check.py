@@ -79,6 +79,24 @@ def grad_check_sparse(
 
     Entries are drawn with Python's ``random.randrange``, as in the assignment. A relative error
     of two zero gradients prints as 0 (the assignment divides 0 by 0).
+
+    Parameters
+    ----------
+    f : callable
+        Takes x, returns a scalar.
+    x : float ndarray
+        Point of evaluation; perturbed in place and restored.
+    analytic_grad : ndarray, x's shape
+        The gradient to check.
+    num_checks : int, default 10
+        Number of random entries (drawn with replacement).
+    h : float, default 1e-5
+        Finite-difference step.
+
+    Returns
+    -------
+    None
+        One line per entry is printed: numerical and analytic value and their relative error.
     """
     for _ in range(num_checks):
         ix = tuple(randrange(m) for m in x.shape)
@@ -96,6 +114,16 @@ def grad_check_sparse(
 
 
 def rel_error(x: Any, y: Any) -> float:
-    """The notebooks' relative error ``max |x - y| / max(1e-8, |x| + |y|)``."""
+    """The notebooks' relative error ``max |x - y| / max(1e-8, |x| + |y|)``.
+
+    Parameters
+    ----------
+    x, y : array_like, broadcastable shapes
+
+    Returns
+    -------
+    float
+        Largest elementwise relative error ``|x - y| / max(1e-8, |x| + |y|)``.
+    """
     x, y = np.asarray(x), np.asarray(y)
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))

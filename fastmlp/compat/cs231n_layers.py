@@ -88,6 +88,25 @@ def relu_backward(dout: Any, cache: Any) -> np.ndarray:
     """Backward pass of :func:`relu_forward`: ``dx = dout * (x > 0)``.
 
     ``cache`` may be the input x or the output ``relu(x)``: both are positive at the same places.
+
+    Parameters
+    ----------
+    dout : array, x's shape
+        Upstream gradient.
+    cache : array
+        The cache of :func:`relu_forward` (its input x) or the ReLU output.
+
+    Returns
+    -------
+    dx : ndarray, x's shape
+        float32 only if dout and cache are both float32, else float64.
+
+    Raises
+    ------
+    ValueError
+        dout and cache differ in shape; either is 0-d or empty.
+    TypeError
+        Non-numeric arrays.
     """
     return ops.relu_backward(dout, cache)
 
@@ -158,7 +177,25 @@ def dropout_forward(x: Any, dropout_param: dict) -> tuple:
 
 
 def dropout_backward(dout: Any, cache: tuple) -> Any:
-    """Backward pass of :func:`dropout_forward`: ``dout * mask / p`` (train) or ``dout`` (test)."""
+    """Backward pass of :func:`dropout_forward`: ``dout * mask / p`` (train) or ``dout`` (test).
+
+    Parameters
+    ----------
+    dout : array, x's shape
+        Upstream gradient.
+    cache : tuple ``(dropout_param, key)`` from :func:`dropout_forward`
+        ``key = (p, seed, stream)`` regenerates the training mask; ``None`` in test mode.
+
+    Returns
+    -------
+    dx : ndarray, x's shape
+        In test mode ``dout`` itself, returned unchanged.
+
+    Raises
+    ------
+    ValueError
+        Train mode only: dout is empty.
+    """
     _, key = cache
     if key is None:
         return dout
@@ -220,7 +257,25 @@ def batchnorm_backward(dout: Any, cache: tuple) -> tuple:
 
 
 def batchnorm_backward_alt(dout: Any, cache: tuple) -> tuple:
-    """Same as :func:`batchnorm_backward` (fastmlp's kernel already is the simplified form)."""
+    """Same as :func:`batchnorm_backward` (fastmlp's kernel already is the simplified form).
+
+    Parameters
+    ----------
+    dout : array (N, D)
+        Upstream gradient.
+    cache : tuple ``(x, gamma, mean, inv_std, training)`` from :func:`batchnorm_forward`
+
+    Returns
+    -------
+    dx : ndarray (N, D)
+    dgamma, dbeta : ndarrays (D,)
+
+    Raises
+    ------
+    ValueError
+        dout not 2-D or differing from x in shape; empty batch; gamma or the cached statistics
+        not of length D.
+    """
     return batchnorm_backward(dout, cache)
 
 

@@ -50,13 +50,58 @@ def relu_backward(dy: Any, y: Any, *, backend: str | None = None) -> np.ndarray:
 
 
 def leaky_relu_forward(x: Any, alpha: float = 0.01, *, backend: str | None = None) -> np.ndarray:
-    """Leaky ReLU: ``x if x >= 0 else alpha * x``."""
+    """Leaky ReLU: ``x if x >= 0 else alpha * x``.
+
+    Parameters
+    ----------
+    x : array of any shape (not 0-d), non-empty
+        float32 is kept; integer and bool inputs compute in float64.
+    alpha : float, default 0.01
+        Slope for negative inputs (any finite real number).
+    backend : str, optional
+        Backend name; default :func:`fastmlp.get_backend`.
+
+    Returns
+    -------
+    y : ndarray, same shape and float dtype as x
+
+    Raises
+    ------
+    ValueError
+        x is 0-d or empty; alpha is not finite.
+    TypeError
+        x is not numeric (complex, object, string); alpha is not a real number.
+    """
     x = _one(x)
     return kernel("leaky_relu_forward", backend, x)(x, _alpha(alpha))
 
 
 def leaky_relu_backward(dy: Any, x: Any, alpha: float = 0.01, *, backend: str | None = None) -> np.ndarray:
-    """Leaky ReLU gradient from the forward input: ``dy if x >= 0 else alpha * dy``."""
+    """Leaky ReLU gradient from the forward input: ``dy if x >= 0 else alpha * dy``.
+
+    Parameters
+    ----------
+    dy : array, x's shape
+        Upstream gradient.
+    x : array of any shape (not 0-d), non-empty
+        The forward INPUT (the sign of the input selects the slope).
+    alpha : float, default 0.01
+        The slope used in :func:`leaky_relu_forward`.
+    backend : str, optional
+        Backend name; default :func:`fastmlp.get_backend`.
+
+    Returns
+    -------
+    dx : ndarray, x's shape
+        float32 only if dy and x are both float32, else float64.
+
+    Raises
+    ------
+    ValueError
+        dy and x differ in shape; either is 0-d or empty; alpha is not finite.
+    TypeError
+        Non-numeric arrays; alpha is not a real number.
+    """
     dy, x = _pair(dy, x, "x")
     return kernel("leaky_relu_backward", backend, dy, x)(dy, x, _alpha(alpha))
 
@@ -103,7 +148,29 @@ def sigmoid_forward(x: Any, *, backend: str | None = None) -> np.ndarray:
 
 
 def sigmoid_backward(dy: Any, y: Any, *, backend: str | None = None) -> np.ndarray:
-    """Sigmoid gradient from the forward output: ``dx = dy * y * (1 - y)``."""
+    """Sigmoid gradient from the forward output: ``dx = dy * y * (1 - y)``.
+
+    Parameters
+    ----------
+    dy : array, y's shape
+        Upstream gradient.
+    y : array of any shape (not 0-d), non-empty
+        The forward OUTPUT ``sigmoid(x)``, as returned by :func:`sigmoid_forward`.
+    backend : str, optional
+        Backend name; default :func:`fastmlp.get_backend`.
+
+    Returns
+    -------
+    dx : ndarray, y's shape
+        float32 only if dy and y are both float32, else float64.
+
+    Raises
+    ------
+    ValueError
+        dy and y differ in shape; either is 0-d or empty.
+    TypeError
+        Non-numeric arrays (complex, object, string).
+    """
     dy, y = _pair(dy, y)
     return kernel("sigmoid_backward", backend, dy, y)(dy, y)
 
@@ -115,7 +182,29 @@ def tanh_forward(x: Any, *, backend: str | None = None) -> np.ndarray:
 
 
 def tanh_backward(dy: Any, y: Any, *, backend: str | None = None) -> np.ndarray:
-    """Tanh gradient from the forward output: ``dx = dy * (1 - y**2)``."""
+    """Tanh gradient from the forward output: ``dx = dy * (1 - y**2)``.
+
+    Parameters
+    ----------
+    dy : array, y's shape
+        Upstream gradient.
+    y : array of any shape (not 0-d), non-empty
+        The forward OUTPUT ``tanh(x)``, as returned by :func:`tanh_forward`.
+    backend : str, optional
+        Backend name; default :func:`fastmlp.get_backend`.
+
+    Returns
+    -------
+    dx : ndarray, y's shape
+        float32 only if dy and y are both float32, else float64.
+
+    Raises
+    ------
+    ValueError
+        dy and y differ in shape; either is 0-d or empty.
+    TypeError
+        Non-numeric arrays (complex, object, string).
+    """
     dy, y = _pair(dy, y)
     return kernel("tanh_backward", backend, dy, y)(dy, y)
 
@@ -143,7 +232,31 @@ def maxout_forward(z: Any, k: int, *, backend: str | None = None) -> tuple:
 
 
 def maxout_backward(dy: Any, idx: Any, k: int, *, backend: str | None = None) -> np.ndarray:
-    """Maxout gradient: routes ``dy`` (N, M) to the winning pieces; returns ``dz`` (N, M*k)."""
+    """Maxout gradient: routes ``dy`` (N, M) to the winning pieces; returns ``dz`` (N, M*k).
+
+    Parameters
+    ----------
+    dy : array (N, M)
+        Upstream gradient of the maxout output.
+    idx : int array (N, M)
+        Winning piece per unit, each in [0, k), as returned by :func:`maxout_forward`.
+    k : int >= 1
+        Number of pieces per unit.
+    backend : str, optional
+        Backend name; default :func:`fastmlp.get_backend`.
+
+    Returns
+    -------
+    dz : ndarray (N, M*k), dy's float dtype
+        ``dy[i, j]`` in column ``j*k + idx[i, j]``, zero elsewhere.
+
+    Raises
+    ------
+    ValueError
+        dy not 2-D or an empty batch; idx and dy differ in shape; k < 1; an index outside [0, k).
+    TypeError
+        idx does not hold integers; k is not an integer; dy is not numeric.
+    """
     dy = chk.contiguous(chk.batch(dy, "dy"))
     k = chk.integer(k, "k", 1)
     idx = chk.as_indices(idx, "idx")

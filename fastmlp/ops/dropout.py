@@ -11,6 +11,9 @@ from ._checks import kernel
 from .dense import _affine_args, _backward_args
 
 
+MAX_ELEMENTS = 2**48
+
+
 def _shape(shape: Any) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
@@ -18,6 +21,11 @@ def _shape(shape: Any) -> tuple[int, ...]:
         shape = tuple(chk.integer(s, "shape entry", 0) for s in shape)
     except TypeError:
         raise TypeError(f"shape must be an int or a tuple of ints, got {shape!r}") from None
+    size = 1
+    for s in shape:
+        size *= s
+    if size >= MAX_ELEMENTS:  # the counter layout needs size < 2**64; memory runs out long before
+        raise ValueError(f"shape {shape} has {size} elements; at most {MAX_ELEMENTS - 1} are supported")
     return shape
 
 
@@ -28,8 +36,9 @@ def _float_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-def dropout_mask(shape: Any, keep_prob: float, seed: int, stream: int = 0,
-                 dtype: Any = np.float32, *, backend: str | None = None) -> np.ndarray:
+def dropout_mask(
+    shape: Any, keep_prob: float, seed: int, stream: int = 0, dtype: Any = np.float32, *, backend: str | None = None
+) -> np.ndarray:
     """Inverted-dropout mask: ``1/keep_prob`` where kept, ``0`` where dropped.
 
     Element ``e`` (flat C order) is kept iff word ``e`` of the Philox-4x32-10 stream
@@ -56,37 +65,113 @@ def dropout_mask(shape: Any, keep_prob: float, seed: int, stream: int = 0,
     return kernel("dropout_mask", backend)(shape, p, seed, stream, _float_dtype(dtype))
 
 
-def dropout_forward(x: Any, keep_prob: float, seed: int, stream: int = 0, *,
-                    backend: str | None = None) -> np.ndarray:
+def dropout_forward(x: Any, keep_prob: float, seed: int, stream: int = 0, *, backend: str | None = None) -> np.ndarray:
     """Inverted dropout (training): ``x * dropout_mask(x.shape, keep_prob, seed, stream)``.
 
     At test time simply skip it: the kept units were already scaled by ``1/keep_prob``.
+
+    Parameters
+    ----------
+    x : array of any shape with at least one dimension, non-empty
+        float32 is kept; integer and bool inputs compute in float64.
+    keep_prob : float in (0, 1]
+        Probability of keeping a unit (the notes' p).
+    seed : int in [0, 2**64)
+    stream : int in [0, 2**32), default 0
+        With ``seed``, the key of the counter-based RNG that generates the mask.
+    backend : str, optional
+        Backend name; default :func:`fastmlp.get_backend`.
+
+    Returns
+    -------
+    out : ndarray, same shape and float dtype as x
+        ``x / keep_prob`` where kept, 0 where dropped.
+
+    Raises
+    ------
+    ValueError
+        x is empty; keep_prob outside (0, 1] or not finite; seed or stream out of range.
+    TypeError
+        x is not numeric; keep_prob is not a real number; seed or stream is not an integer.
     """
     x = chk.contiguous(chk.as_array(x, "x"))
-    if x.size == 0:
-        raise ValueError(f"x is empty (shape {x.shape})")
+    if x.ndim == 0 or x.size == 0:
+        raise ValueError(f"x must be a non-empty array, got shape {x.shape}")
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
     return kernel("dropout_forward", backend, x)(x, p, seed, stream)
 
 
-def dropout_backward(dy: Any, keep_prob: float, seed: int, stream: int = 0, *,
-                     backend: str | None = None) -> np.ndarray:
-    """Dropout gradient: ``dy * mask``, the mask regenerated from the same key."""
+def dropout_backward(
+    dy: Any, keep_prob: float, seed: int, stream: int = 0, *, backend: str | None = None
+) -> np.ndarray:
+    """Dropout gradient: ``dy * mask``, the mask regenerated from the same key.
+
+    Parameters
+    ----------
+    dy : array of any shape with at least one dimension, non-empty
+        Upstream gradient, the shape of the forward input.
+    keep_prob : float in (0, 1]
+        Probability of keeping a unit, as given to :func:`dropout_forward`.
+    seed : int in [0, 2**64)
+    stream : int in [0, 2**32), default 0
+        The forward pass's RNG key: the same key regenerates the same mask.
+    backend : str, optional
+        Backend name; default :func:`fastmlp.get_backend`.
+
+    Returns
+    -------
+    dx : ndarray, same shape and float dtype as dy
+
+    Raises
+    ------
+    ValueError
+        dy is empty; keep_prob outside (0, 1] or not finite; seed or stream out of range.
+    TypeError
+        dy is not numeric; keep_prob is not a real number; seed or stream is not an integer.
+    """
     dy = chk.contiguous(chk.as_array(dy, "dy"))
-    if dy.size == 0:
-        raise ValueError(f"dy is empty (shape {dy.shape})")
+    if dy.ndim == 0 or dy.size == 0:
+        raise ValueError(f"dy must be a non-empty array, got shape {dy.shape}")
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
     return kernel("dropout_backward", backend, dy)(dy, p, seed, stream)
 
 
-def dropconnect_forward(x: Any, w: Any, b: Any, keep_prob: float, seed: int, stream: int = 0, *,
-                        backend: str | None = None) -> np.ndarray:
+def dropconnect_forward(
+    x: Any, w: Any, b: Any, keep_prob: float, seed: int, stream: int = 0, *, backend: str | None = None
+) -> np.ndarray:
     """DropConnect (Wan et al. 2013): ``y = x @ (w * M) + b``, M an inverted mask over w (D, M).
 
     The mask is ``dropout_mask(w.shape, keep_prob, seed, stream)``; as with inverted dropout,
     inference uses ``w`` unmasked.
+
+    Parameters
+    ----------
+    x : array (N, D)
+    w : array (D, M)
+    b : array (M,)
+        Not masked.
+    keep_prob : float in (0, 1]
+        Probability of keeping a unit (the notes' p).
+    seed : int in [0, 2**64)
+    stream : int in [0, 2**32), default 0
+        With ``seed``, the key of the counter-based RNG that generates the mask.
+    backend : str, optional
+        Backend name; default :func:`fastmlp.get_backend`.
+
+    Returns
+    -------
+    y : ndarray (N, M)
+        float32 only if x, w and b are all float32, else float64.
+
+    Raises
+    ------
+    ValueError
+        Wrong ranks or mismatched shapes; empty batch; keep_prob outside (0, 1]; seed or stream
+        out of range.
+    TypeError
+        Non-numeric arrays; keep_prob not a real number; seed or stream not an integer.
     """
     x, w, b = _affine_args(x, w, b)
     p = chk.keep_prob(keep_prob)
@@ -94,9 +179,42 @@ def dropconnect_forward(x: Any, w: Any, b: Any, keep_prob: float, seed: int, str
     return kernel("dropconnect_forward", backend, x, w, b)(x, w, b, p, seed, stream)
 
 
-def dropconnect_backward(dy: Any, x: Any, w: Any, keep_prob: float, seed: int, stream: int = 0, *,
-                         backend: str | None = None) -> tuple:
-    """DropConnect gradients: ``dx = dy (w*M).T``, ``dw = (x.T dy) * M``, ``db = dy.sum(0)``."""
+def dropconnect_backward(
+    dy: Any, x: Any, w: Any, keep_prob: float, seed: int, stream: int = 0, *, backend: str | None = None
+) -> tuple:
+    """DropConnect gradients: ``dx = dy (w*M).T``, ``dw = (x.T dy) * M``, ``db = dy.sum(0)``.
+
+    Parameters
+    ----------
+    dy : array (N, M)
+        Upstream gradient of :func:`dropconnect_forward`'s output.
+    x : array (N, D)
+    w : array (D, M)
+        The unmasked weights.
+    keep_prob : float in (0, 1]
+        Probability of keeping a weight, as given to :func:`dropconnect_forward`.
+    seed : int in [0, 2**64)
+    stream : int in [0, 2**32), default 0
+        The forward pass's RNG key: the same key regenerates the same mask.
+    backend : str, optional
+        Backend name; default :func:`fastmlp.get_backend`.
+
+    Returns
+    -------
+    dx : ndarray (N, D)
+    dw : ndarray (D, M)
+        Zero where the weight was dropped.
+    db : ndarray (M,)
+        All three are float32 only if dy, x and w are all float32, else float64.
+
+    Raises
+    ------
+    ValueError
+        Wrong ranks or mismatched shapes; empty batch; keep_prob outside (0, 1]; seed or stream
+        out of range.
+    TypeError
+        Non-numeric arrays; keep_prob not a real number; seed or stream not an integer.
+    """
     dy, x, w = _backward_args(dy, x, w)
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)

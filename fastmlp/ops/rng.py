@@ -16,6 +16,28 @@ def random_bits(shape: Any, seed: int, stream: int = 0, *, backend: str | None =
 
     Block counter = ``(e//4 mod 2**32, e//4 >> 32, stream, 0)``, key = ``(seed mod 2**32,
     seed >> 32)``. Identical on every backend; checked against Random123's known answers.
+
+    Parameters
+    ----------
+    shape : int or tuple of int >= 0
+        Shape of the result (zero-size shapes give an empty array).
+    seed : int in [0, 2**64)
+        Key of the generator.
+    stream : int in [0, 2**32), default 0
+        Third counter word: separates independent streams that share a seed.
+    backend : str, optional
+        Backend name; default :func:`fastmlp.get_backend`.
+
+    Returns
+    -------
+    bits : ndarray of ``shape``, uint32
+
+    Raises
+    ------
+    TypeError
+        shape is not an int or a tuple of ints; seed or stream is not an integer.
+    ValueError
+        A negative shape entry; seed or stream out of range.
     """
     seed, stream = chk.seed_stream(seed, stream)
     return kernel("random_bits", backend)(_shape(shape), seed, stream)
