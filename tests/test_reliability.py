@@ -124,5 +124,5 @@ def test_numerics_at_the_edges(backend):
         backend=backend,
     )
     assert np.all(np.isfinite(y)) and np.all(y[:, 0] == 0)
-    dx, dg, db = ops.batchnorm_backward(np.ones_like(y), x, np.ones(2, np.float32), mean, inv_std, backend=backend)
+    dx, _, _ = ops.batchnorm_backward(np.ones_like(y), x, np.ones(2, np.float32), mean, inv_std, backend=backend)
     assert np.all(np.isfinite(dx))

@@ -77,7 +77,7 @@ def fuzz(data):
         # accepted: the reference must accept it too and agree (NaN where NaN)
         want = fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args], backend="numpy", **kwargs)
     for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
-        if isinstance(w, float) or isinstance(w, np.ndarray):
+        if isinstance(w, (float, np.ndarray)):
             g, w = np.asarray(g, dtype=np.float64), np.asarray(w, dtype=np.float64)
             assert g.shape == w.shape
             np.testing.assert_allclose(
