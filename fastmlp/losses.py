@@ -25,8 +25,11 @@ class Loss:
         """Width of the score layer for ``n_classes`` classes (or outputs)."""
         return n_classes
 
-    def __call__(self, scores: np.ndarray, y: Any, backend: str | None = None) -> tuple[float, np.ndarray]:
-        """``(loss, dscores)`` for a batch."""
+    def __call__(
+        self, scores: np.ndarray, y: Any, backend: str | None = None, out: np.ndarray | None = None
+    ) -> tuple[float, np.ndarray]:
+        """``(loss, dscores)`` for a batch; ``out`` is an optional dscores buffer (losses that
+        can write into one do; the others ignore it)."""
         raise NotImplementedError
 
     def targets(self, y: Any, n_rows: int, n_out: int) -> np.ndarray:
@@ -55,9 +58,9 @@ class SoftmaxCrossEntropy(Loss):
 
     name = "softmax"
 
-    def __call__(self, scores, y, backend=None):
+    def __call__(self, scores, y, backend=None, out=None):
         """Fused softmax + cross-entropy + dscores."""
-        return ops.softmax_cross_entropy(scores, y, backend=backend)
+        return ops.softmax_cross_entropy(scores, y, out=out, backend=backend)
 
     def proba(self, scores):
         """Softmax of the scores."""
@@ -79,7 +82,7 @@ class MulticlassSVM(Loss):
         self.margin, self.squared = float(margin), bool(squared)
         self.name = "squared_hinge" if squared else "svm"
 
-    def __call__(self, scores, y, backend=None):
+    def __call__(self, scores, y, backend=None, out=None):
         """Fused hinge loss and dscores."""
         return ops.svm_loss(scores, y, self.margin, self.squared, backend=backend)
 
@@ -94,7 +97,7 @@ class SigmoidCrossEntropy(Loss):
     kind = "multilabel"
     name = "sigmoid"
 
-    def __call__(self, scores, y, backend=None):
+    def __call__(self, scores, y, backend=None, out=None):
         """Binary cross-entropy summed over attributes."""
         return ops.sigmoid_cross_entropy(scores, y, backend=backend)
 
@@ -118,7 +121,7 @@ class AttributeHinge(Loss):
     kind = "multilabel"
     name = "attribute_hinge"
 
-    def __call__(self, scores, y, backend=None):
+    def __call__(self, scores, y, backend=None, out=None):
         """Hinge per attribute."""
         return ops.attribute_hinge_loss(scores, y, backend=backend)
 
@@ -140,7 +143,7 @@ class L2Regression(Loss):
     kind = "regression"
     name = "l2"
 
-    def __call__(self, scores, y, backend=None):
+    def __call__(self, scores, y, backend=None, out=None):
         """Squared error."""
         return ops.l2_loss(scores, y, backend=backend)
 
@@ -158,7 +161,7 @@ class L1Regression(L2Regression):
 
     name = "l1"
 
-    def __call__(self, scores, y, backend=None):
+    def __call__(self, scores, y, backend=None, out=None):
         """Absolute error."""
         return ops.l1_loss(scores, y, backend=backend)
 
@@ -224,7 +227,7 @@ class HierarchicalSoftmax(Loss):
         """C = internal nodes + 1."""
         return n_out + 1
 
-    def __call__(self, scores, y, backend=None):
+    def __call__(self, scores, y, backend=None, out=None):
         """Loss summed along each row's path, mean over rows; gradient on the path's nodes only."""
         scores = chk.batch(scores, "scores")
         n = scores.shape[0]

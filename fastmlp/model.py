@@ -171,11 +171,19 @@ class Sequential:
             out = layer.forward(out, training, seed)
         return out
 
-    def backward(self, dscores: np.ndarray) -> np.ndarray:
-        """Back-propagate ``dscores``; fills every parameter's ``grad``; returns dX."""
-        grad = dscores
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
+    def backward(self, dscores: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        """Back-propagate ``dscores``; fills every parameter's ``grad``; returns dX.
+
+        With ``need_input_grad=False`` it stops at the first layer with parameters and skips
+        that layer's input-gradient GEMM (the largest one in a wide first layer); returns None.
+        """
+        grad: np.ndarray | None = dscores
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
+        for i in range(len(self.layers) - 1, -1, -1):
+            if not need_input_grad and i == first:
+                self.layers[i].backward(grad, need_dx=False)
+                return None
+            grad = self.layers[i].backward(grad)
         return grad
 
     def regularization(self, weight_decay: float = 0.0, add_grads: bool = False) -> float:
@@ -229,17 +237,31 @@ class Sequential:
         # overflow is reported below as TrainingDiverged, with advice, instead of as NumPy warnings
         with np.errstate(over="ignore", invalid="ignore"):
             scores = self.forward(X, True, step_seed(self.seed, self.steps))
-            data_loss, dscores = self.loss(scores, targets, self.backend)
+            data_loss, dscores = self.loss(scores, targets, self.backend, out=self._dscores_buffer(scores))
         if not np.isfinite(data_loss):
             raise TrainingDiverged(
                 f"loss is {data_loss} at step {self.steps}: training diverged (lower the learning rate, "
                 f"currently {optimizer.lr:g}); parameters are unchanged by this step"
             )
-        self.backward(dscores)
+        self.backward(dscores, need_input_grad=False)
         penalty = self.regularization(optimizer.weight_decay, add_grads=True)
         optimizer.step(self.parameters(), backend=self.backend)
         self.steps += 1
         return data_loss + penalty
+
+    def _dscores_buffer(self, scores: Any) -> np.ndarray | None:
+        """A reused dscores buffer for the training step (losses that can write into one)."""
+        if type(scores) is not np.ndarray:
+            return None
+        buf = getattr(self, "_dscores", None)
+        if buf is None or buf.shape != scores.shape or buf.dtype != scores.dtype:
+            buf = self._dscores = np.empty_like(scores)
+        return buf
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_dscores", None)  # scratch, not state
+        return state
 
     def predict_scores(self, X: Any, batch_size: int = 4096) -> np.ndarray:
         """Scores in evaluation mode (no dropout; running batch-norm statistics)."""

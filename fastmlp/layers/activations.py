@@ -18,7 +18,7 @@ class ReLU(Layer):
         self._y = ops.relu_forward(x, backend=self.backend)
         return self._y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray:
         """``dy * (y > 0)``."""
         return ops.relu_backward(dy, self._y, backend=self.backend)
 
@@ -40,7 +40,7 @@ class LeakyReLU(Layer):
         self._x = x
         return ops.leaky_relu_forward(x, self.alpha, backend=self.backend)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray:
         """``dy if x >= 0 else alpha dy``."""
         return ops.leaky_relu_backward(dy, self._x, self.alpha, backend=self.backend)
 
@@ -70,7 +70,7 @@ class PReLU(Layer):
         self._x = x
         return ops.prelu_forward(x, self.alpha.value, backend=self.backend)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray:
         """dx, and the slopes' gradient."""
         dx, self.alpha.grad = ops.prelu_backward(dy, self._x, self.alpha.value, backend=self.backend)
         return dx
@@ -93,7 +93,7 @@ class Sigmoid(Layer):
         self._y = ops.sigmoid_forward(x, backend=self.backend)
         return self._y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray:
         """``dy * y * (1 - y)``."""
         return ops.sigmoid_backward(dy, self._y, backend=self.backend)
 
@@ -106,6 +106,6 @@ class Tanh(Layer):
         self._y = ops.tanh_forward(x, backend=self.backend)
         return self._y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray:
         """``dy * (1 - y^2)``."""
         return ops.tanh_backward(dy, self._y, backend=self.backend)

@@ -48,8 +48,8 @@ class Layer:
         """Output of the layer for a batch ``x`` (N, D)."""
         return x
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        """Gradient wrt the input; fills the gradients of the parameters."""
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """Gradient wrt the input (layers may skip it when not ``need_dx``); fills the parameters' grads."""
         return dy
 
     def config(self) -> dict[str, Any]:

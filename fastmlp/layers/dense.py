@@ -65,6 +65,8 @@ class Dense(Layer):
         self._out: np.ndarray | None = None
         self._seed = 0
         self._training = False
+        self._workspaces: dict[tuple[int, np.dtype], dict[str, np.ndarray]] = {}
+        self._ws: dict[str, np.ndarray] | None = None
 
     @property
     def n_out(self) -> int:
@@ -74,21 +76,62 @@ class Dense(Layer):
     def _keep(self, training: bool) -> float:
         return self.keep_prob if training else 1.0
 
+    def _workspace(self, x: Any) -> dict[str, np.ndarray] | None:
+        """Reused output and gradient buffers for a training batch of x's size: after the first
+        step of each batch size, a training step allocates no arrays. Only for NumPy batches of
+        the weights' dtype (anything else takes the allocating path)."""
+        W = self.W.value
+        if type(x) is not np.ndarray or x.dtype != W.dtype or type(W) is not np.ndarray:
+            return None
+        key = (x.shape[0], x.dtype)
+        ws = self._workspaces.get(key)
+        if ws is None:
+            if len(self._workspaces) >= 4:  # batch sizes keep changing: don't hoard memory
+                self._workspaces.clear()
+            ws = self._workspaces[key] = {
+                "out": np.empty((x.shape[0], self._n_out), W.dtype),
+                "dx": np.empty(x.shape, W.dtype),
+                "dW": np.empty_like(W),
+                "db": np.empty_like(self.b.value),
+            }
+        return ws
+
     def forward(self, x: np.ndarray, training: bool = False, seed: int = 0) -> np.ndarray:
-        """``f(x @ W + b)`` with inverted dropout when training."""
+        """``f(x @ W + b)`` with inverted dropout when training.
+
+        In training mode the output lives in a buffer that the next training step of the same
+        batch size overwrites (prediction always returns fresh arrays).
+        """
         self._x, self._seed, self._training = x, seed, training
+        self._ws = ws = self._workspace(x) if training else None
+        out_buf = None if ws is None else ws["out"]
         W, b = self.W.value, self.b.value
         if self._fused:
             out = ops.dense_forward(
-                x, W, b, self.activation, self._keep(training), seed, self.stream, self.alpha, backend=self.backend
+                x,
+                W,
+                b,
+                self.activation,
+                self._keep(training),
+                seed,
+                self.stream,
+                self.alpha,
+                out=out_buf,
+                backend=self.backend,
             )
         else:
-            out = ops.affine_forward(x, W, b, backend=self.backend)
+            out = ops.affine_forward(x, W, b, out=out_buf, backend=self.backend)
         self._out = out
         return out
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        """Fused epilogue backward, then the two GEMMs."""
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
+        """Fused epilogue backward, then the GEMMs (the dx one only if ``need_dx``)."""
+        ws = self._ws
+        grads = (
+            None
+            if ws is None or dy.dtype != self.W.value.dtype
+            else (ws["dx"] if need_dx else None, ws["dW"], ws["db"])
+        )
         if self._fused:
             dx, dW, db = ops.dense_backward(
                 dy,
@@ -100,12 +143,21 @@ class Dense(Layer):
                 self._seed,
                 self.stream,
                 self.alpha,
+                need_dx=need_dx,
+                grads=grads,
                 backend=self.backend,
             )
         else:
-            dx, dW, db = ops.affine_backward(dy, self._x, self.W.value, backend=self.backend)
+            dx, dW, db = ops.affine_backward(
+                dy, self._x, self.W.value, need_dx=need_dx, grads=grads, backend=self.backend
+            )
         self.W.grad, self.b.grad = dW, db
         return dx
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_workspaces"], state["_ws"] = {}, None  # scratch, not state: never copied or pickled
+        return state
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
@@ -173,7 +225,7 @@ class Maxout(Layer):
         y, self._idx = ops.maxout_forward(z, self.k, backend=self.backend)
         return y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray:
         """Route dy to the winning pieces, then the affine backward."""
         dz = ops.maxout_backward(dy, self._idx, self.k, backend=self.backend)
         dx, self.W.grad, self.b.grad = ops.affine_backward(dz, self._x, self.W.value, backend=self.backend)
@@ -244,7 +296,7 @@ class DropConnect(Layer):
             )
         return ops.affine_forward(x, self.W.value, self.b.value, backend=self.backend)
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray:
         """Gradients through the same mask (regenerated from the seed)."""
         if self._training and self.keep_prob < 1.0:
             dx, dW, db = ops.dropconnect_backward(

@@ -43,7 +43,7 @@ class Dropout(Layer):
         self._mask = (mask != 0).astype(x.dtype)
         return x * self._mask
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray:
         """``dy * mask`` with the forward's mask."""
         p = self.keep_prob
         if not self._training or p == 1.0:
@@ -105,7 +105,7 @@ class BatchNorm(Layer):
         )
         return y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray:
         """dx through the batch statistics (training) or the fixed ones (eval); dgamma, dbeta."""
         dx, self.gamma.grad, self.beta.grad = ops.batchnorm_backward(
             dy, self._x, self.gamma.value, self._mean, self._inv_std, self._training, backend=self.backend

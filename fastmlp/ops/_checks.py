@@ -15,6 +15,7 @@ Every message names the argument and what was expected.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import operator
@@ -141,8 +142,14 @@ def labels(y: Any, n_rows: int, n_classes: int, name: str = "y") -> np.ndarray:
     return np.ascontiguousarray(y, dtype=np.int64)
 
 
-def number(value: Any, name: str, low: float | None = None, high: float | None = None,
-           low_open: bool = False, high_open: bool = False) -> float:
+def number(
+    value: Any,
+    name: str,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """A finite real scalar within [low, high] (or open ends)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
@@ -278,8 +285,10 @@ def _dev() -> Any:
     """The cuda backend's array helpers, or the reason it cannot run here."""
     if not _device_helpers:
         if not backends.is_available("cuda"):
-            raise backends.BackendUnavailableError("CUDA device arrays need the cuda backend, which is not "
-                                                   f"available: {backends.unavailable_reason('cuda')}")
+            raise backends.BackendUnavailableError(
+                "CUDA device arrays need the cuda backend, which is not "
+                f"available: {backends.unavailable_reason('cuda')}"
+            )
         from ..kernels.cuda import _arrays
 
         _device_helpers.append(_arrays)
@@ -339,3 +348,77 @@ def kernel(op: str, backend: str | None, *arrays: Any) -> Any:
                 raise ValueError(f"CUDA device arrays need backend='cuda' (or none), got backend={backend!r}")
             return backends.kernel(op, "cuda")
     return backends.kernel(op, backend)
+
+
+# ----- caller-provided output buffers (zero-allocation training steps) -----------------------
+
+_SUPPORTS: dict[tuple[Any, str], bool] = {}
+
+
+def supports(fn: Any, name: str) -> bool:
+    """Whether a backend driver takes the keyword ``name`` (``out``, ``grads``, ``need_dx``).
+
+    Backends that don't are still correct: the ops layer copies their results into the buffers.
+    """
+    key = (fn, name)
+    found = _SUPPORTS.get(key)
+    if found is None:
+        try:
+            found = name in inspect.signature(fn).parameters
+        except (TypeError, ValueError):  # compiled functions without a signature
+            found = False
+        _SUPPORTS[key] = found
+    return found
+
+
+def out_array(out: Any, shape: tuple[int, ...], dtype: np.dtype, name: str = "out") -> np.ndarray:
+    """A buffer the op writes into: a writeable C-contiguous ndarray of exactly this shape and dtype."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array to write into, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"{name} has shape {out.shape} but the result has shape {shape}")
+    if out.dtype != dtype:
+        raise TypeError(f"{name} has dtype {out.dtype} but the result is {dtype}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError(f"{name} must be a writeable C-contiguous array")
+    return out
+
+
+def grad_buffers(grads: Any, need_dx: bool, x: np.ndarray, w: np.ndarray) -> tuple | None:
+    """``grads = (dx, dw, db)`` buffers for a dense backward (dx may be None when not needed)."""
+    if grads is None:
+        return None
+    if not isinstance(grads, tuple) or len(grads) != 3:
+        raise TypeError("grads must be a tuple (dx, dw, db) of arrays to write into")
+    dx, dw, db = grads
+    if need_dx or dx is not None:
+        dx = out_array(dx, x.shape, x.dtype, "grads[0] (dx)")
+    return dx, out_array(dw, w.shape, w.dtype, "grads[1] (dw)"), out_array(db, (w.shape[1],), w.dtype, "grads[2] (db)")
+
+
+def call_backward(fn: Any, args: tuple, need_dx: bool, grads: tuple | None) -> tuple:
+    """Run a dense/affine backward driver, honouring ``need_dx`` and ``grads`` natively when it can."""
+    if supports(fn, "grads"):
+        return fn(*args, need_dx=need_dx, grads=grads)
+    dx, dw, db = fn(*args)
+    if grads is not None:
+        if need_dx:
+            np.copyto(grads[0], dx)
+        np.copyto(grads[1], dw)
+        np.copyto(grads[2], db)
+        dx, dw, db = grads[0] if need_dx else None, grads[1], grads[2]
+    return (dx if need_dx else None), dw, db
+
+
+def call_out(fn: Any, args: tuple, out: np.ndarray | None) -> Any:
+    """Run a driver that returns one array (or ``(loss, array)``), writing into ``out`` if given."""
+    if out is None:
+        return fn(*args)
+    if supports(fn, "out"):
+        return fn(*args, out=out)
+    result = fn(*args)
+    if isinstance(result, tuple):
+        np.copyto(out, result[1])
+        return result[0], out
+    np.copyto(out, result)
+    return out

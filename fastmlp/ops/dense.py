@@ -43,7 +43,11 @@ def _fused_args(activation: Any, keep_prob: Any, seed: Any, stream: Any, alpha: 
     return activation, p, seed, stream, a
 
 
-def affine_forward(x: Any, w: Any, b: Any, *, backend: str | None = None) -> np.ndarray:
+def _out_for(out: Any, x: np.ndarray, w: np.ndarray) -> np.ndarray | None:
+    return None if out is None else chk.out_array(out, (x.shape[0], w.shape[1]), x.dtype)
+
+
+def affine_forward(x: Any, w: Any, b: Any, *, out: np.ndarray | None = None, backend: str | None = None) -> np.ndarray:
     """Affine map of a batch of rows: ``y = x @ w + b``.
 
     Parameters
@@ -51,12 +55,14 @@ def affine_forward(x: Any, w: Any, b: Any, *, backend: str | None = None) -> np.
     x : array (N, D)
     w : array (D, M)
     b : array (M,)
+    out : ndarray (N, M), optional
+        Buffer for the result (C-contiguous, the computation's dtype): no allocation.
     backend : str, optional
         Backend name; default :func:`fastmlp.get_backend`.
 
     Returns
     -------
-    y : ndarray (N, M)
+    y : ndarray (N, M) (``out`` when given)
 
     Raises
     ------
@@ -64,10 +70,12 @@ def affine_forward(x: Any, w: Any, b: Any, *, backend: str | None = None) -> np.
         Wrong ranks or mismatched shapes, empty batch, non-numeric dtype.
     """
     x, w, b = _affine_args(x, w, b)
-    return kernel("affine_forward", backend, x, w, b)(x, w, b)
+    return chk.call_out(kernel("affine_forward", backend, x, w, b), (x, w, b), _out_for(out, x, w))
 
 
-def affine_backward(dy: Any, x: Any, w: Any, *, backend: str | None = None) -> tuple:
+def affine_backward(
+    dy: Any, x: Any, w: Any, *, need_dx: bool = True, grads: tuple | None = None, backend: str | None = None
+) -> tuple:
     """Gradients of ``y = x @ w + b``: ``dx = dy @ w.T``, ``dw = x.T @ dy``, ``db = dy.sum(0)``.
 
     Parameters
@@ -75,20 +83,36 @@ def affine_backward(dy: Any, x: Any, w: Any, *, backend: str | None = None) -> t
     dy : array (N, M)
     x : array (N, D)
     w : array (D, M)
+    need_dx : bool, default True
+        False skips the ``dy @ w.T`` GEMM (the first layer's input needs no gradient); dx is None.
+    grads : tuple (dx, dw, db) of ndarrays, optional
+        Buffers to write into (dx may be None when ``need_dx`` is False): no allocation.
 
     Returns
     -------
-    dx : ndarray (N, D)
+    dx : ndarray (N, D) or None
     dw : ndarray (D, M)
     db : ndarray (M,)
     """
     dy, x, w = _backward_args(dy, x, w)
-    return kernel("affine_backward", backend, dy, x, w)(dy, x, w)
+    buffers = chk.grad_buffers(grads, bool(need_dx), x, w)
+    fn = kernel("affine_backward", backend, dy, x, w)
+    return chk.call_backward(fn, (dy, x, w), bool(need_dx), buffers)
 
 
-def dense_forward(x: Any, w: Any, b: Any, activation: str = "relu", keep_prob: float = 1.0,
-                  seed: int = 0, stream: int = 0, alpha: float = 0.01, *,
-                  backend: str | None = None) -> np.ndarray:
+def dense_forward(
+    x: Any,
+    w: Any,
+    b: Any,
+    activation: str = "relu",
+    keep_prob: float = 1.0,
+    seed: int = 0,
+    stream: int = 0,
+    alpha: float = 0.01,
+    *,
+    out: np.ndarray | None = None,
+    backend: str | None = None,
+) -> np.ndarray:
     """Fused dense layer: ``out = f(x @ w + b) * mask``.
 
     ``mask`` is the inverted-dropout mask :func:`dropout_mask` ``(shape, keep_prob, seed,
@@ -106,6 +130,8 @@ def dense_forward(x: Any, w: Any, b: Any, activation: str = "relu", keep_prob: f
         Key of the counter-based RNG; the backward pass regenerates the same mask from them.
     alpha : float > 0
         Negative slope of ``leaky_relu``.
+    out : ndarray (N, M), optional
+        Buffer for the result: no allocation.
 
     Returns
     -------
@@ -113,19 +139,40 @@ def dense_forward(x: Any, w: Any, b: Any, activation: str = "relu", keep_prob: f
     """
     x, w, b = _affine_args(x, w, b)
     args = _fused_args(activation, keep_prob, seed, stream, alpha)
-    return kernel("dense_forward", backend, x, w, b)(x, w, b, *args)
+    return chk.call_out(kernel("dense_forward", backend, x, w, b), (x, w, b, *args), _out_for(out, x, w))
 
 
-def dense_backward(dout: Any, x: Any, w: Any, out: Any, activation: str = "relu",
-                   keep_prob: float = 1.0, seed: int = 0, stream: int = 0, alpha: float = 0.01, *,
-                   backend: str | None = None) -> tuple:
+def dense_backward(
+    dout: Any,
+    x: Any,
+    w: Any,
+    out: Any,
+    activation: str = "relu",
+    keep_prob: float = 1.0,
+    seed: int = 0,
+    stream: int = 0,
+    alpha: float = 0.01,
+    *,
+    need_dx: bool = True,
+    grads: tuple | None = None,
+    backend: str | None = None,
+) -> tuple:
     """Gradients of :func:`dense_forward` from its output ``out`` and the same RNG key.
 
     ``dz = dout * mask * f'(z)`` (``f'`` recovered from ``out``), then the affine backward.
 
+    Parameters
+    ----------
+    dout : array (N, M), gradient of the loss wrt ``out``
+    x, w : the forward's input (N, D) and weights (D, M)
+    out : array (N, M), the forward's output
+    activation, keep_prob, seed, stream, alpha : exactly as given to :func:`dense_forward`
+    need_dx : bool, default True — False skips the dx GEMM (dx is None)
+    grads : tuple (dx, dw, db) of ndarrays, optional — buffers to write into
+
     Returns
     -------
-    dx : ndarray (N, D)
+    dx : ndarray (N, D) or None
     dw : ndarray (D, M)
     db : ndarray (M,)
     """
@@ -134,4 +181,6 @@ def dense_backward(dout: Any, x: Any, w: Any, out: Any, activation: str = "relu"
     chk.same_shape(out, dout, "out", "dout")
     out = chk.contiguous(out, dout.dtype)
     args = _fused_args(activation, keep_prob, seed, stream, alpha)
-    return kernel("dense_backward", backend, dout, x, w, out)(dout, x, w, out, *args)
+    buffers = chk.grad_buffers(grads, bool(need_dx), x, w)
+    fn = kernel("dense_backward", backend, dout, x, w, out)
+    return chk.call_backward(fn, (dout, x, w, out, *args), bool(need_dx), buffers)

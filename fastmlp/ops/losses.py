@@ -15,8 +15,7 @@ def _scores_labels(scores: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return scores, chk.labels(y, scores.shape[0], scores.shape[1])
 
 
-def _scores_targets(scores: Any, targets: Any, name: str = "targets",
-                    scores_name: str = "scores") -> list[np.ndarray]:
+def _scores_targets(scores: Any, targets: Any, name: str = "targets", scores_name: str = "scores") -> list[np.ndarray]:
     scores = chk.batch(scores, scores_name, ndim=2)
     targets = chk.as_array(targets, name, 2)
     chk.same_shape(targets, scores, name, scores_name)
@@ -24,20 +23,22 @@ def _scores_targets(scores: Any, targets: Any, name: str = "targets",
     return chk.common(scores, targets)
 
 
-def softmax_cross_entropy(scores: Any, y: Any, *, backend: str | None = None) -> tuple:
+def softmax_cross_entropy(scores: Any, y: Any, *, out: np.ndarray | None = None, backend: str | None = None) -> tuple:
     """Softmax cross-entropy ``L_i = -log(e^{f_{y_i}} / sum_j e^{f_j})``, max-shifted.
 
     Parameters
     ----------
     scores : array (N, C)
     y : int array (N,), labels in [0, C)
+    out : ndarray (N, C), optional
+        Buffer for dscores: no allocation.
 
     Returns
     -------
     loss : float
         Mean over rows.
     dscores : ndarray (N, C)
-        ``(softmax - onehot(y)) / N``.
+        ``(softmax - onehot(y)) / N`` (``out`` when given).
 
     Raises
     ------
@@ -45,11 +46,11 @@ def softmax_cross_entropy(scores: Any, y: Any, *, backend: str | None = None) ->
         Labels out of range, negative or non-integer; shape mismatch; empty batch.
     """
     scores, y = _scores_labels(scores, y)
-    return kernel("softmax_cross_entropy", backend, scores, y)(scores, y)
+    buffer = None if out is None else chk.out_array(out, scores.shape, scores.dtype)
+    return chk.call_out(kernel("softmax_cross_entropy", backend, scores, y), (scores, y), buffer)
 
 
-def svm_loss(scores: Any, y: Any, margin: float = 1.0, squared: bool = False, *,
-             backend: str | None = None) -> tuple:
+def svm_loss(scores: Any, y: Any, margin: float = 1.0, squared: bool = False, *, backend: str | None = None) -> tuple:
     """Multiclass SVM (Weston-Watkins): ``L_i = sum_{j != y_i} max(0, f_j - f_{y_i} + margin)``.
 
     ``squared=True`` gives the squared hinge ``max(0, ...)**2``.
