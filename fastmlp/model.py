@@ -177,13 +177,15 @@ class Sequential:
         With ``need_input_grad=False`` it stops at the first layer with parameters and skips
         that layer's input-gradient GEMM (the largest one in a wide first layer); returns None.
         """
-        grad: np.ndarray | None = dscores
+        grad = dscores
         first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
         for i in range(len(self.layers) - 1, -1, -1):
             if not need_input_grad and i == first:
                 self.layers[i].backward(grad, need_dx=False)
                 return None
-            grad = self.layers[i].backward(grad)
+            dx = self.layers[i].backward(grad)
+            assert dx is not None  # layers return dx whenever it is asked for
+            grad = dx
         return grad
 
     def regularization(self, weight_decay: float = 0.0, add_grads: bool = False) -> float:
