@@ -1,0 +1,72 @@
+"""Row-batch helpers shared by the dense, dropout and activation drivers: bias add, column sums.
+
+Column reductions split the rows into chunks (a count that depends on the size only), sum each
+chunk into its own float64 row of a partial buffer, then add the partial rows in chunk order: no
+atomics, and the same bits for any thread count.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._common import ERROR_MODEL, n_chunks, span
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _bias_rows(y, b, lo, hi):
+    """y[lo:hi] (rows of (N, M)) += b (M,)."""
+    for i in range(lo, hi):
+        row = y[i]
+        for j in range(row.shape[0]):
+            row[j] = row[j] + b[j]
+
+
+@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+def _bias_parallel(y, b, nch):
+    """_bias_rows over nch row chunks in parallel."""
+    for c in prange(nch):
+        lo, hi = span(c, y.shape[0], nch, 1)
+        _bias_rows(y, b, lo, hi)
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _colsum_rows(a, acc, lo, hi):
+    """acc (M,) float64 <- Σ over rows lo..hi-1 of a (N, M)."""
+    acc[:] = 0.0
+    for i in range(lo, hi):
+        row = a[i]
+        for j in range(row.shape[0]):
+            acc[j] += row[j]
+
+
+@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+def _colsum_parallel(a, partial, nch):
+    """partial (nch, M) <- per-chunk column sums of a, in parallel."""
+    for c in prange(nch):
+        lo, hi = span(c, a.shape[0], nch, 1)
+        _colsum_rows(a, partial[c], lo, hi)
+
+
+def bias_add(y, b):
+    """y += b over rows, in place; returns y."""
+    nch = n_chunks(y.shape[0], y.shape[1])
+    if nch == 1:
+        _bias_rows(y, b, 0, y.shape[0])
+    else:
+        _bias_parallel(y, b, nch)
+    return y
+
+
+def combine(partial, dtype):
+    """Column totals of a partial buffer (nch, M), summed in chunk order, cast to dtype."""
+    return partial.sum(axis=0).astype(dtype, copy=False)
+
+
+def col_sums(a, dtype=None):
+    """Σ_rows a (N, M) -> (M,), accumulated in float64, returned in ``dtype`` (default a's)."""
+    nch = n_chunks(a.shape[0], a.shape[1])
+    partial = np.empty((nch, a.shape[1]), np.float64)
+    if nch == 1:
+        _colsum_rows(a, partial[0], 0, a.shape[0])
+    else:
+        _colsum_parallel(a, partial, nch)
+    return combine(partial, a.dtype if dtype is None else dtype)

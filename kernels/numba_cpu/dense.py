@@ -1,0 +1,175 @@
+"""Dense layers: GEMMs in BLAS with preallocated outputs, everything around them fused.
+
+Forward: ``out = x @ w`` (BLAS) then ONE pass ``out = f(out + b) · mask`` with the dropout mask
+generated in-register. Backward: ONE pass ``dz = dout · mask · f'(a)`` (a recovered from ``out``)
+that also sums dz's columns into per-chunk partials (db), then the two GEMMs.
+Elementwise work runs in segments of SEG elements that stay in L1, so the few sweeps over a
+segment (activation, mask) cost one trip to memory. Batch = rows: x (N, D), w (D, M).
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._common import ERROR_MODEL, SEG, like, n_chunks, span
+from ._rowops import bias_add, col_sums, combine
+from .activations import CODES, act_segment, grad_segment
+from .rng import fill_words, keep_threshold, word_scratch
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _forward_rows(code, masked, out, b_tiled, alpha, keep_prob, thr, k0, k1, stream, stage, words, lo, hi):
+    """Rows lo..hi-1 of out (N, M) <- f(out + b) · mask, in place (out holds x @ w).
+
+    Works on the rows' flat range in L1-sized segments, so narrow layers pay no per-row cost;
+    b_tiled[k] = b[k % M] (length SEG + M) makes the bias of any flat segment one contiguous slice.
+    """
+    m = out.shape[1]
+    zero = like(0.0, out)
+    scale = like(1.0, out) / like(keep_prob, out)  # the reference's rounding of 1/keep_prob
+    thr, k0, k1, stream = np.uint64(thr), np.uint64(k0), np.uint64(k1), np.uint64(stream)
+    flat = out.reshape(out.size)
+    for s in range(lo * m, hi * m, SEG):
+        ln = min(SEG, hi * m - s)
+        seg = flat[s : s + ln]
+        act_segment(code, seg, None, alpha, b_tiled[s % m : s % m + ln])
+        if masked:
+            off = fill_words(words, stage, s, ln, stream, k0, k1)
+            w = words[off : off + ln]
+            for j in range(ln):
+                seg[j] = seg[j] * (scale if np.uint64(w[j]) < thr else zero)
+
+
+@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+def _forward_parallel(code, masked, out, b_tiled, alpha, keep_prob, thr, k0, k1, stream, stages, words, nch):
+    """_forward_rows over nch row chunks in parallel."""
+    for c in prange(nch):
+        lo, hi = span(c, out.shape[0], nch, 1)
+        _forward_rows(code, masked, out, b_tiled, alpha, keep_prob, thr, k0, k1, stream, stages[c], words[c], lo, hi)
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _backward_rows(code, masked, dout, out, dz, acc, alpha, keep_prob, thr, k0, k1, stream, stage, words, tmp, lo, hi):
+    """Rows lo..hi-1: dz <- dout · mask · f'(a), a = out · keep_prob; acc (M,) float64 <- Σ_rows dz.
+
+    Elementwise work runs over the rows' flat range in segments; the column sums follow row by
+    row while the chunk is still in cache. tmp (2, SEG): the masked gradient and a.
+    """
+    m = out.shape[1]
+    zero = like(0.0, out)
+    kp = like(keep_prob, out)
+    scale = like(1.0, out) / kp
+    thr, k0, k1, stream = np.uint64(thr), np.uint64(k0), np.uint64(k1), np.uint64(stream)
+    fd = dout.reshape(dout.size)
+    fo = out.reshape(out.size)
+    fz = dz.reshape(dz.size)
+    for s in range(lo * m, hi * m, SEG):
+        ln = min(SEG, hi * m - s)
+        ds = fd[s : s + ln]
+        os = fo[s : s + ln]
+        zs = fz[s : s + ln]
+        if masked:
+            off = fill_words(words, stage, s, ln, stream, k0, k1)
+            w = words[off : off + ln]
+            g = tmp[0, :ln]
+            a = tmp[1, :ln]
+            for j in range(ln):
+                g[j] = ds[j] * (scale if np.uint64(w[j]) < thr else zero)
+                a[j] = os[j] * kp
+            grad_segment(code, g, a, zs, alpha)
+        else:
+            grad_segment(code, ds, os, zs, alpha)
+    acc[:] = 0.0
+    for i in range(lo, hi):
+        row = dz[i]
+        for j in range(m):
+            acc[j] += row[j]
+
+
+@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+def _backward_parallel(
+    code, masked, dout, out, dz, partial, alpha, keep_prob, thr, k0, k1, stream, stages, words, tmp, nch
+):
+    """_backward_rows over nch row chunks in parallel, chunk c summing into partial[c]."""
+    for c in prange(nch):
+        lo, hi = span(c, out.shape[0], nch, 1)
+        _backward_rows(
+            code,
+            masked,
+            dout,
+            out,
+            dz,
+            partial[c],
+            alpha,
+            keep_prob,
+            thr,
+            k0,
+            k1,
+            stream,
+            stages[c],
+            words[c],
+            tmp[c],
+            lo,
+            hi,
+        )
+
+
+def _rng_args(keep_prob, seed, stream, nch):
+    """(masked, threshold, key low, key high, stream, staging, words) for the kernels, as Python ints
+    (cast inside: building NumPy scalars here costs ~0.5 us each); 1-chunk dummies if unmasked."""
+    masked = keep_prob < 1.0
+    stages, words = word_scratch(nch if masked else 1)
+    seed = int(seed)
+    return masked, keep_threshold(keep_prob), seed & 0xFFFFFFFF, seed >> 32, int(stream), stages, words
+
+
+def affine_forward(x, w, b):
+    """y = x @ w + b."""
+    y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+    np.dot(x, w, out=y)
+    return bias_add(y, b)
+
+
+def affine_backward(dy, x, w):
+    """Gradients of y = x @ w + b: dx = dy wᵀ, dw = xᵀ dy, db = Σ_rows dy."""
+    dx = np.empty_like(x)
+    np.dot(dy, w.T, out=dx)
+    dw = np.empty_like(w)
+    np.dot(x.T, dy, out=dw)
+    return dx, dw, col_sums(dy)
+
+
+def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01):
+    """out = f(x @ w + b) · mask, mask the inverted-dropout mask (all ones when keep_prob = 1)."""
+    n, m = x.shape[0], w.shape[1]
+    out = np.empty((n, m), dtype=x.dtype)
+    np.dot(x, w, out=out)
+    nch = n_chunks(n, m)
+    masked, thr, k0, k1, stream, stages, words = _rng_args(keep_prob, seed, stream, nch)
+    b_tiled = np.resize(b, min(n * m, SEG) + m)  # repeats b: b_tiled[k] = b[k % m]
+    args = (CODES[activation], masked, out, b_tiled, float(alpha), float(keep_prob), thr, k0, k1, stream)
+    if nch == 1:
+        _forward_rows(*args, stages[0], words[0], 0, n)
+    else:
+        _forward_parallel(*args, stages, words, nch)
+    return out
+
+
+def dense_backward(dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01):
+    """Gradients (dx, dw, db) of dense_forward from its output; the dropout mask is regenerated."""
+    n, m = out.shape
+    nch = n_chunks(n, m)
+    masked, thr, k0, k1, stream, stages, words = _rng_args(keep_prob, seed, stream, nch)
+    dz = np.empty_like(dout)
+    partial = np.empty((nch, m), np.float64)
+    tmp = np.empty((stages.shape[0], 2, min(n * m, SEG)), dtype=x.dtype)
+    args = (CODES[activation], masked, dout, out, dz)
+    hyper = (float(alpha), float(keep_prob), thr, k0, k1, stream)
+    if nch == 1:
+        _backward_rows(*args, partial[0], *hyper, stages[0], words[0], tmp[0], 0, n)
+    else:
+        _backward_parallel(*args, partial, *hyper, stages, words, tmp, nch)
+    dx = np.empty_like(x)
+    np.dot(dz, w.T, out=dx)
+    dw = np.empty_like(w)
+    np.dot(x.T, dz, out=dw)
+    return dx, dw, combine(partial, x.dtype)
