@@ -166,7 +166,10 @@ class Sequential:
 
     def forward(self, X: Any, training: bool = False, seed: int = 0) -> np.ndarray:
         """Scores (N, n_outputs); ``training`` enables dropout and batch statistics."""
-        out = self._inputs(X)
+        return self._forward(self._inputs(X), training, seed)
+
+    def _forward(self, out: np.ndarray, training: bool, seed: int) -> np.ndarray:
+        """forward() on an already validated batch."""
         for layer in self.layers:
             out = layer.forward(out, training, seed)
         return out
@@ -210,7 +213,7 @@ class Sequential:
         (including the L2 term λW, unlike :meth:`train_step`, whose update fuses it)."""
         X = self._inputs(X)
         key = step_seed(self.seed, self.steps) if seed is None else seed
-        scores = self.forward(X, True, key)
+        scores = self._forward(X, True, key)
         data_loss, dscores = self.loss(scores, self.loss.targets(y, X.shape[0], self.n_outputs), self.backend)
         self.backward(dscores)
         penalty = self.regularization(weight_decay, add_grads=True)
@@ -238,7 +241,7 @@ class Sequential:
         targets = self.loss.targets(y, X.shape[0], self.n_outputs)
         # overflow is reported below as TrainingDiverged, with advice, instead of as NumPy warnings
         with np.errstate(over="ignore", invalid="ignore"):
-            scores = self.forward(X, True, step_seed(self.seed, self.steps))
+            scores = self._forward(X, True, step_seed(self.seed, self.steps))
             data_loss, dscores = self.loss(scores, targets, self.backend, out=self._dscores_buffer(scores))
         if not np.isfinite(data_loss):
             raise TrainingDiverged(
@@ -268,7 +271,7 @@ class Sequential:
     def predict_scores(self, X: Any, batch_size: int = 4096) -> np.ndarray:
         """Scores in evaluation mode (no dropout; running batch-norm statistics)."""
         X = self._inputs(X)
-        parts = [self.forward(X[i : i + batch_size]) for i in range(0, X.shape[0], batch_size)]
+        parts = [self._forward(X[i : i + batch_size], False, 0) for i in range(0, X.shape[0], batch_size)]
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def predict(self, X: Any) -> np.ndarray:

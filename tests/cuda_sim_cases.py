@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 if os.environ.get("FASTMLP_CUDA_TEST") != "1":
-    pytest.skip("run through tests/test_cuda_sim.py (needs NUMBA_ENABLE_CUDASIM=1 set first)",
-                allow_module_level=True)
+    pytest.skip("run through tests/test_cuda_sim.py (needs NUMBA_ENABLE_CUDASIM=1 set first)", allow_module_level=True)
 
 from numba import cuda
 

@@ -260,8 +260,7 @@ def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, a
     return out
 
 
-def dense_backward(dout, x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01,
-                   mask=None):
+def dense_backward(dout, x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, mask=None):
     """Takes ``b`` (not ``out``): f'(z) is evaluated at the recomputed pre-activation z."""
     _, fprime = ACTIVATIONS[activation]
     z = affine_forward(x, w, b)

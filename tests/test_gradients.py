@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from fastmlp.kernels import reference as ref
 from tolerances import FD_REL_ERR, FD_STEP, KINK_GAP
 
@@ -89,8 +90,9 @@ def test_dense_backward(activation, keep_prob):
     if keep_prob < 1:  # the mask drops some units and keeps others
         assert 0 < (ref.dropout_mask(out.shape, keep_prob, SEED, STREAM) == 0).sum() < out.size
     dx, dw, db = ref.dense_backward(dout, x, w, out, **opts)
-    check(lambda: (dout * ref.dense_forward(x, w, b, **opts)).sum(), {"x": x, "w": w, "b": b},
-          {"x": dx, "w": dw, "b": db})
+    check(
+        lambda: (dout * ref.dense_forward(x, w, b, **opts)).sum(), {"x": x, "w": w, "b": b}, {"x": dx, "w": dw, "b": db}
+    )
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "tanh"])
@@ -141,8 +143,11 @@ def test_dropconnect_backward():
     x, w, b, dy = randn(rng, 4, 3), randn(rng, 3, 5), randn(rng, 5), randn(rng, 4, 5)
     dx, dw, db = ref.dropconnect_backward(dy, x, w, 0.7, SEED, STREAM)
     assert (dw == 0).any()  # dropped weights get no gradient
-    check(lambda: (dy * ref.dropconnect_forward(x, w, b, 0.7, SEED, STREAM)).sum(), {"x": x, "w": w, "b": b},
-          {"x": dx, "w": dw, "b": db})
+    check(
+        lambda: (dy * ref.dropconnect_forward(x, w, b, 0.7, SEED, STREAM)).sum(),
+        {"x": x, "w": w, "b": b},
+        {"x": dx, "w": dw, "b": db},
+    )
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -157,8 +162,11 @@ def test_batchnorm_backward(training):
 
     _, mean, inv_std = forward()
     dx, dgamma, dbeta = ref.batchnorm_backward(dy, x, gamma, mean, inv_std, training)
-    check(lambda: (dy * forward()[0]).sum(), {"x": x, "gamma": gamma, "beta": beta},
-          {"x": dx, "gamma": dgamma, "beta": dbeta})
+    check(
+        lambda: (dy * forward()[0]).sum(),
+        {"x": x, "gamma": gamma, "beta": beta},
+        {"x": dx, "gamma": dgamma, "beta": dbeta},
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,18 +185,20 @@ def _hinge_margins(scores, y, margin):
 
 LOSS_CASES = {
     "softmax_cross_entropy": (lambda s, y: ref.softmax_cross_entropy(s, y), _labels, lambda a: True),
-    "svm_loss": (lambda s, y: ref.svm_loss(s, y, 1.0), _labels,
-                 lambda a: away_from(_hinge_margins(*a, 1.0))),
-    "svm_squared": (lambda s, y: ref.svm_loss(s, y, 1.0, True), _labels,
-                    lambda a: away_from(_hinge_margins(*a, 1.0))),
-    "sigmoid_cross_entropy": (ref.sigmoid_cross_entropy,
-                              lambda rng: (randn(rng, 5, 4) * 3, rng.random((5, 4))), lambda a: True),
-    "attribute_hinge_loss": (ref.attribute_hinge_loss,
-                             lambda rng: (randn(rng, 5, 4) * 2, rng.choice([-1.0, 1.0], (5, 4))),
-                             lambda a: away_from(1 - a[0] * a[1])),
+    "svm_loss": (lambda s, y: ref.svm_loss(s, y, 1.0), _labels, lambda a: away_from(_hinge_margins(*a, 1.0))),
+    "svm_squared": (lambda s, y: ref.svm_loss(s, y, 1.0, True), _labels, lambda a: away_from(_hinge_margins(*a, 1.0))),
+    "sigmoid_cross_entropy": (
+        ref.sigmoid_cross_entropy,
+        lambda rng: (randn(rng, 5, 4) * 3, rng.random((5, 4))),
+        lambda a: True,
+    ),
+    "attribute_hinge_loss": (
+        ref.attribute_hinge_loss,
+        lambda rng: (randn(rng, 5, 4) * 2, rng.choice([-1.0, 1.0], (5, 4))),
+        lambda a: away_from(1 - a[0] * a[1]),
+    ),
     "l2_loss": (ref.l2_loss, lambda rng: (randn(rng, 5, 3), randn(rng, 5, 3)), lambda a: True),
-    "l1_loss": (ref.l1_loss, lambda rng: (randn(rng, 5, 3), randn(rng, 5, 3)),
-                lambda a: away_from(a[0] - a[1])),
+    "l1_loss": (ref.l1_loss, lambda rng: (randn(rng, 5, 3), randn(rng, 5, 3)), lambda a: away_from(a[0] - a[1])),
 }
 
 

@@ -238,3 +238,30 @@ def test_model_input_errors():
         fastmlp.MLP([3, 2], activation="swish")
     with pytest.raises(ValueError, match="loss"):
         fastmlp.MLP([3, 2], loss="focal")
+
+
+def test_training_step_allocates_no_arrays_after_the_first():
+    """Default backend (numba), the usual net (fused ReLU + dropout, softmax, SGD momentum + L2):
+    workspaces and kernel scratch are reused, so a step's traced memory barely moves. The
+    smallest array this step could create is 64 x 32 float32 = 8 KiB; the bound is half that."""
+    import tracemalloc
+
+    assert "numba" in fastmlp.backends.available()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 64)).astype(np.float32)
+    y = rng.integers(0, 32, 64)
+    net = fastmlp.MLP([64, 128, 64, 32], keep_prob=0.5, seed=0, backend="numba")
+    sgd = optim.SGD(0.05, momentum=0.9, weight_decay=1e-4)
+    for _ in range(3):
+        net.train_step(X, y, sgd)
+    before = [p.value.copy() for p in net.parameters()]
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]
+        net.train_step(X, y, sgd)
+        rise = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    assert rise < 4096, f"a training step allocated {rise} bytes"
+    assert any(not np.array_equal(b, p.value) for b, p in zip(before, net.parameters()))  # it did train

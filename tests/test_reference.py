@@ -8,17 +8,17 @@ import functools
 import math
 import zlib
 
-import naive
 import numpy as np
 import pytest
-from fastmlp.kernels import reference as ref
-from fastmlp.kernels.reference import rng as ref_rng
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from tolerances import BINOMIAL_SIGMAS, WHITE_ATOL, WHITEN_EPS, assert_close
 
+import naive
 from fastmlp import ops
+from fastmlp.kernels import reference as ref
+from fastmlp.kernels.reference import rng as ref_rng
+from tolerances import BINOMIAL_SIGMAS, WHITE_ATOL, WHITEN_EPS, assert_close
 
 FAST = settings(max_examples=25, deadline=None)
 SEED = 0x5EED_0F_FA57  # wider than 32 bits: both key words matter
@@ -29,12 +29,13 @@ IMPLS = ["reference", "ops"]
 
 
 def _impl(which: str):
-    if which == "reference":
-        get = lambda name: getattr(ref, name)
-    elif which == "ops":
-        get = lambda name: functools.partial(getattr(ops, name), backend="numpy")
-    else:
-        get = lambda name: getattr(naive, name)
+    def get(name):
+        if which == "reference":
+            return getattr(ref, name)
+        if which == "ops":
+            return functools.partial(getattr(ops, name), backend="numpy")
+        return getattr(naive, name)
+
     get.impl = which
     return get
 
@@ -45,7 +46,7 @@ def op(request):
     return _impl(request.param)
 
 
-@pytest.fixture(params=IMPLS + ["naive"])
+@pytest.fixture(params=[*IMPLS, "naive"])
 def any_op(request):
     """Like ``op``, and the naive oracle too: hand-computed cases check all three."""
     return _impl(request.param)
@@ -225,7 +226,7 @@ LOSSES = {
 }
 
 
-@pytest.mark.parametrize("n,c", ROWS_COLS + [(5, 10)])
+@pytest.mark.parametrize("n,c", [*ROWS_COLS, (5, 10)])
 @pytest.mark.parametrize("case", LOSSES)
 def test_losses_vs_naive(op, case, n, c):
     name, kwargs = LOSSES[case]
@@ -237,7 +238,7 @@ def test_losses_vs_naive(op, case, n, c):
     assert_close(dscores, want_d)
 
 
-@pytest.mark.parametrize("n,d", ROWS_COLS + [(30, 6)])
+@pytest.mark.parametrize("n,d", [*ROWS_COLS, (30, 6)])
 def test_covariance_vs_naive(op, n, d):
     X = rng_for("cov", n, d).standard_normal((n, d)) * 2 + 5
     assert_all_close(op("covariance")(X), naive.covariance(X))
@@ -249,9 +250,12 @@ def _well_separated_cov(d, seed=0):
     return (q * np.arange(d, 0, -1.0)) @ q.T
 
 
-WHITEN_CASES = [(d, method, k) for d in (1, 3, 5)
-                for method, k in [("pca", None), ("pca", 2), ("zca", None), ("rotate", None), ("rotate", 1)]
-                if k is None or k <= d]
+WHITEN_CASES = [
+    (d, method, k)
+    for d in (1, 3, 5)
+    for method, k in [("pca", None), ("pca", 2), ("zca", None), ("rotate", None), ("rotate", 1)]
+    if k is None or k <= d
+]
 
 
 @pytest.mark.parametrize("d,method,k", WHITEN_CASES)
@@ -358,8 +362,12 @@ def test_batchnorm_hypothesis(x, seed, training):
 
 
 @FAST
-@given(size=st.integers(1, 41), keep_prob=st.floats(1e-3, 1.0), seed=st.integers(0, 2**64 - 1),
-       stream=st.integers(0, 2**32 - 1))
+@given(
+    size=st.integers(1, 41),
+    keep_prob=st.floats(1e-3, 1.0),
+    seed=st.integers(0, 2**64 - 1),
+    stream=st.integers(0, 2**32 - 1),
+)
 def test_dropout_mask_hypothesis(size, keep_prob, seed, stream):
     got = ref.dropout_mask((size,), keep_prob, seed, stream, np.float64)
     np.testing.assert_array_equal(got, naive.dropout_mask((size,), keep_prob, seed, stream))
@@ -579,8 +587,11 @@ def test_dropout_by_hand(any_op):
 PHILOX_KAT = [  # (counter, key, output)
     ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
     ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
-    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
-     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+    (
+        (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+        (0xA4093822, 0x299F31D0),
+        (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
+    ),
 ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from fastmlp.kernels import reference as ref
 from tolerances import assert_close
 
@@ -42,8 +43,12 @@ def test_affine(rng):
 def test_elementwise(rng, name):
     x, dy = rng.standard_normal((4, 6)) * 3, rng.standard_normal((4, 6))
     tx = t(x)
-    torch_fn = {"relu": F.relu, "leaky_relu": lambda v: F.leaky_relu(v, 0.05),
-                "sigmoid": torch.sigmoid, "tanh": torch.tanh}[name]
+    torch_fn = {
+        "relu": F.relu,
+        "leaky_relu": lambda v: F.leaky_relu(v, 0.05),
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+    }[name]
     extra = (0.05,) if name == "leaky_relu" else ()
     out = torch_fn(tx)
     y = getattr(ref, f"{name}_forward")(x, *extra)
@@ -145,8 +150,9 @@ def test_sgd_momentum(rng, nesterov, weight_decay):
     lr, mu = 0.1, 0.9
     w0, grads = rng.standard_normal((3, 4)), [rng.standard_normal((3, 4)) for _ in range(3)]
     w, v = w0.copy(), np.zeros_like(w0)
-    steps = _run_torch(lambda p: torch.optim.SGD(p, lr=lr, momentum=mu, nesterov=nesterov,
-                                                 weight_decay=weight_decay), w0, grads)
+    steps = _run_torch(
+        lambda p: torch.optim.SGD(p, lr=lr, momentum=mu, nesterov=nesterov, weight_decay=weight_decay), w0, grads
+    )
     for g, (want_w, state) in zip(grads, steps):
         ref.momentum_update(w, g, v, lr, mu, weight_decay, nesterov)
         assert_close(w, want_w)
@@ -192,8 +198,9 @@ def test_adagrad(rng):
     # torch: sum += g²; w -= lr g / (sqrt(sum) + eps); initial accumulator 0, no lr decay
     w0, grads = rng.standard_normal(6), [rng.standard_normal(6) for _ in range(3)]
     w, cache = w0.copy(), np.zeros(6)
-    steps = _run_torch(lambda p: torch.optim.Adagrad(p, lr=0.1, eps=1e-8, weight_decay=0.1,
-                                                     initial_accumulator_value=0.0), w0, grads)
+    steps = _run_torch(
+        lambda p: torch.optim.Adagrad(p, lr=0.1, eps=1e-8, weight_decay=0.1, initial_accumulator_value=0.0), w0, grads
+    )
     for g, (want_w, state) in zip(grads, steps):
         ref.adagrad_update(w, g, cache, 0.1, 1e-8, 0.1)
         assert_close(w, want_w)

@@ -103,8 +103,10 @@ def finite(x: np.ndarray, name: str) -> None:
         if bad:
             raise ValueError(f"{name} contains NaN or Inf ({bad} entries)")
         return
+    # summing in the array's own dtype needs no conversion buffer (a float64 sum of float32 data
+    # allocates one); if a huge but finite float32 sum overflows, the exact scan below decides
     with np.errstate(over="ignore", invalid="ignore"):
-        total = x.sum(dtype=np.float64)
+        total = x.sum()
     if math.isfinite(total):
         return
     bad = ~np.isfinite(x)

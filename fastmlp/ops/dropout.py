@@ -10,7 +10,6 @@ from . import _checks as chk
 from ._checks import kernel
 from .dense import _affine_args, _backward_args
 
-
 MAX_ELEMENTS = 2**48
 
 

@@ -17,9 +17,18 @@ def _features(a: Any, name: str, d: int) -> np.ndarray:
     return a
 
 
-def batchnorm_forward(x: Any, gamma: Any, beta: Any, running_mean: np.ndarray, running_var: np.ndarray,
-                      training: bool = True, momentum: float = 0.9, eps: float = 1e-5, *,
-                      backend: str | None = None) -> tuple:
+def batchnorm_forward(
+    x: Any,
+    gamma: Any,
+    beta: Any,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    training: bool = True,
+    momentum: float = 0.9,
+    eps: float = 1e-5,
+    *,
+    backend: str | None = None,
+) -> tuple:
     """Batch norm: ``y = gamma * (x - mean) / sqrt(var + eps) + beta`` per feature.
 
     Training normalises with the batch mean and (biased) variance and updates
@@ -68,8 +77,9 @@ def batchnorm_forward(x: Any, gamma: Any, beta: Any, running_mean: np.ndarray, r
     return out
 
 
-def batchnorm_backward(dy: Any, x: Any, gamma: Any, mean: Any, inv_std: Any, training: bool = True, *,
-                       backend: str | None = None) -> tuple:
+def batchnorm_backward(
+    dy: Any, x: Any, gamma: Any, mean: Any, inv_std: Any, training: bool = True, *, backend: str | None = None
+) -> tuple:
     """Batch-norm gradients, through the batch statistics when ``training``.
 
     ``dx = inv_std / N * (N dxhat - sum dxhat - xhat * sum(dxhat * xhat))``, ``dxhat = dy * gamma``.

@@ -35,8 +35,7 @@ def _wd(weight_decay: Any) -> float:
     return chk.number(weight_decay, "weight_decay", 0.0)
 
 
-def sgd_update(w: np.ndarray, dw: Any, lr: float, weight_decay: float = 0.0, *,
-               backend: str | None = None) -> None:
+def sgd_update(w: np.ndarray, dw: Any, lr: float, weight_decay: float = 0.0, *, backend: str | None = None) -> None:
     """Vanilla SGD, in place: ``w -= lr * (dw + weight_decay * w)``.
 
     Parameters
@@ -49,8 +48,17 @@ def sgd_update(w: np.ndarray, dw: Any, lr: float, weight_decay: float = 0.0, *,
     _run("sgd_update", backend, w, dw, (), (), _lr(lr), _wd(weight_decay))
 
 
-def momentum_update(w: np.ndarray, dw: Any, velocity: np.ndarray, lr: float, momentum: float = 0.9,
-                    weight_decay: float = 0.0, nesterov: bool = False, *, backend: str | None = None) -> None:
+def momentum_update(
+    w: np.ndarray,
+    dw: Any,
+    velocity: np.ndarray,
+    lr: float,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    *,
+    backend: str | None = None,
+) -> None:
     """Momentum SGD, in place: ``v = mu v - lr g; w += v``.
 
     Nesterov (the notes' form): ``w += -mu v_prev + (1 + mu) v``.
@@ -66,13 +74,23 @@ def momentum_update(w: np.ndarray, dw: Any, velocity: np.ndarray, lr: float, mom
     nesterov : bool
     """
     mu = chk.number(momentum, "momentum", 0.0, 1.0, high_open=True)
-    _run("momentum_update", backend, w, dw, (velocity,), ("velocity",), _lr(lr), mu, _wd(weight_decay),
-         bool(nesterov))
+    _run("momentum_update", backend, w, dw, (velocity,), ("velocity",), _lr(lr), mu, _wd(weight_decay), bool(nesterov))
 
 
-def adam_update(w: np.ndarray, dw: Any, m: np.ndarray, v: np.ndarray, t: int, lr: float = 1e-3,
-                beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0, *,
-                backend: str | None = None) -> None:
+def adam_update(
+    w: np.ndarray,
+    dw: Any,
+    m: np.ndarray,
+    v: np.ndarray,
+    t: int,
+    lr: float = 1e-3,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    *,
+    backend: str | None = None,
+) -> None:
     """Adam (Kingma & Ba), in place, with bias correction.
 
     ``m = b1 m + (1-b1) g``, ``v = b2 v + (1-b2) g^2``,
@@ -93,8 +111,17 @@ def adam_update(w: np.ndarray, dw: Any, m: np.ndarray, v: np.ndarray, t: int, lr
     _run("adam_update", backend, w, dw, (m, v), ("m", "v"), t, _lr(lr), b1, b2, e, _wd(weight_decay))
 
 
-def rmsprop_update(w: np.ndarray, dw: Any, cache: np.ndarray, lr: float = 1e-2, decay_rate: float = 0.99,
-                   eps: float = 1e-8, weight_decay: float = 0.0, *, backend: str | None = None) -> None:
+def rmsprop_update(
+    w: np.ndarray,
+    dw: Any,
+    cache: np.ndarray,
+    lr: float = 1e-2,
+    decay_rate: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    *,
+    backend: str | None = None,
+) -> None:
     """RMSprop, in place: ``cache = rho cache + (1-rho) g^2; w -= lr g / (sqrt(cache) + eps)``.
 
     Parameters
@@ -109,8 +136,16 @@ def rmsprop_update(w: np.ndarray, dw: Any, cache: np.ndarray, lr: float = 1e-2, 
     _run("rmsprop_update", backend, w, dw, (cache,), ("cache",), _lr(lr), rho, e, _wd(weight_decay))
 
 
-def adagrad_update(w: np.ndarray, dw: Any, cache: np.ndarray, lr: float = 1e-2, eps: float = 1e-8,
-                   weight_decay: float = 0.0, *, backend: str | None = None) -> None:
+def adagrad_update(
+    w: np.ndarray,
+    dw: Any,
+    cache: np.ndarray,
+    lr: float = 1e-2,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    *,
+    backend: str | None = None,
+) -> None:
     """Adagrad, in place: ``cache += g^2; w -= lr g / (sqrt(cache) + eps)``.
 
     Parameters

@@ -27,8 +27,9 @@ def covariance(X: Any, *, backend: str | None = None) -> tuple:
     return kernel("covariance", backend, X)(X)
 
 
-def whitening_matrix(cov: Any, method: str = "zca", eps: float = 1e-5, n_components: int | None = None, *,
-                     backend: str | None = None) -> tuple:
+def whitening_matrix(
+    cov: Any, method: str = "zca", eps: float = 1e-5, n_components: int | None = None, *, backend: str | None = None
+) -> tuple:
     """Whitening matrix ``W`` so that ``(X - mean) @ W`` has (near) identity covariance.
 
     From the symmetric eigendecomposition ``cov = U diag(S) U.T`` (S descending, each column of U

@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import ERROR_MODEL, n_chunks, span
+from ._scratch import scratch
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
@@ -56,17 +57,22 @@ def bias_add(y, b):
     return y
 
 
-def combine(partial, dtype):
-    """Column totals of a partial buffer (nch, M), summed in chunk order, cast to dtype."""
-    return partial.sum(axis=0).astype(dtype, copy=False)
+def combine(partial, dtype, out=None):
+    """Column totals of a partial buffer (nch, M), summed in chunk order, cast to dtype (into out)."""
+    if out is None:
+        return partial.sum(axis=0).astype(dtype, copy=False)
+    total = scratch("colsum-total", (partial.shape[1],), np.float64)
+    np.sum(partial, axis=0, out=total)
+    np.copyto(out, total, casting="same_kind")
+    return out
 
 
-def col_sums(a, dtype=None):
-    """Σ_rows a (N, M) -> (M,), accumulated in float64, returned in ``dtype`` (default a's)."""
+def col_sums(a, dtype=None, out=None):
+    """Σ_rows a (N, M) -> (M,), accumulated in float64, returned in ``dtype`` (default a's) or out."""
     nch = n_chunks(a.shape[0], a.shape[1])
-    partial = np.empty((nch, a.shape[1]), np.float64)
+    partial = scratch("colsum-partial", (nch, a.shape[1]), np.float64)
     if nch == 1:
         _colsum_rows(a, partial[0], 0, a.shape[0])
     else:
         _colsum_parallel(a, partial, nch)
-    return combine(partial, a.dtype if dtype is None else dtype)
+    return combine(partial, a.dtype if dtype is None else dtype, out)

@@ -12,6 +12,7 @@ from numba import njit, prange
 
 from ._common import ERROR_MODEL, SEG, like, n_chunks, span
 from ._rowops import bias_add, col_sums, combine
+from ._scratch import scratch
 from .activations import CODES, act_segment, grad_segment
 from .rng import fill_words, keep_threshold, word_scratch
 
@@ -122,30 +123,49 @@ def _rng_args(keep_prob, seed, stream, nch):
     return masked, keep_threshold(keep_prob), seed & 0xFFFFFFFF, seed >> 32, int(stream), stages, words
 
 
-def affine_forward(x, w, b):
-    """y = x @ w + b."""
-    y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+def affine_forward(x, w, b, out=None):
+    """y = x @ w + b (into ``out`` when given)."""
+    y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype) if out is None else out
     np.dot(x, w, out=y)
     return bias_add(y, b)
 
 
-def affine_backward(dy, x, w):
-    """Gradients of y = x @ w + b: dx = dy wᵀ, dw = xᵀ dy, db = Σ_rows dy."""
-    dx = np.empty_like(x)
-    np.dot(dy, w.T, out=dx)
-    dw = np.empty_like(w)
-    np.dot(x.T, dy, out=dw)
-    return dx, dw, col_sums(dy)
+def _weight_grads(dz, x, w, need_dx, grads):
+    """dx = dz wᵀ (if needed), dw = xᵀ dz: the backward GEMMs, into ``grads`` when given."""
+    dx = None
+    if need_dx:
+        dx = np.empty_like(x) if grads is None else grads[0]
+        np.dot(dz, w.T, out=dx)
+    dw = np.empty_like(w) if grads is None else grads[1]
+    np.dot(x.T, dz, out=dw)
+    return dx, dw
 
 
-def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01):
+def affine_backward(dy, x, w, need_dx=True, grads=None):
+    """Gradients of y = x @ w + b: dx = dy wᵀ (None unless need_dx), dw = xᵀ dy, db = Σ_rows dy."""
+    dx, dw = _weight_grads(dy, x, w, need_dx, grads)
+    return dx, dw, col_sums(dy, out=None if grads is None else grads[2])
+
+
+def _tiled(b, length):
+    """b repeated to ``length`` entries, in a reused per-thread buffer (np.resize would allocate)."""
+    m = b.shape[0]
+    bt = scratch("dense-fwd-btile", (length,), b.dtype)
+    full = (length // m) * m
+    bt[:full].reshape(-1, m)[...] = b
+    bt[full:] = b[: length - full]
+    return bt
+
+
+def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, out=None):
     """out = f(x @ w + b) · mask, mask the inverted-dropout mask (all ones when keep_prob = 1)."""
     n, m = x.shape[0], w.shape[1]
-    out = np.empty((n, m), dtype=x.dtype)
+    if out is None:
+        out = np.empty((n, m), dtype=x.dtype)
     np.dot(x, w, out=out)
     nch = n_chunks(n, m)
     masked, thr, k0, k1, stream, stages, words = _rng_args(keep_prob, seed, stream, nch)
-    b_tiled = np.resize(b, min(n * m, SEG) + m)  # repeats b: b_tiled[k] = b[k % m]
+    b_tiled = _tiled(b, min(n * m, SEG) + m)  # repeats b: b_tiled[k] = b[k % m]
     args = (CODES[activation], masked, out, b_tiled, float(alpha), float(keep_prob), thr, k0, k1, stream)
     if nch == 1:
         _forward_rows(*args, stages[0], words[0], 0, n)
@@ -154,22 +174,24 @@ def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, a
     return out
 
 
-def dense_backward(dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01):
-    """Gradients (dx, dw, db) of dense_forward from its output; the dropout mask is regenerated."""
+def dense_backward(
+    dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, need_dx=True, grads=None
+):
+    """Gradients (dx, dw, db) of dense_forward from its output; the dropout mask is regenerated.
+
+    dx is None unless ``need_dx``; ``grads`` = (dx, dw, db) buffers to write into.
+    """
     n, m = out.shape
     nch = n_chunks(n, m)
     masked, thr, k0, k1, stream, stages, words = _rng_args(keep_prob, seed, stream, nch)
-    dz = np.empty_like(dout)
-    partial = np.empty((nch, m), np.float64)
-    tmp = np.empty((stages.shape[0], 2, min(n * m, SEG)), dtype=x.dtype)
+    dz = scratch("dense-bwd-dz", dout.shape, dout.dtype)
+    partial = scratch("dense-bwd-partial", (nch, m), np.float64)
+    tmp = scratch("dense-bwd-tmp", (stages.shape[0], 2, min(n * m, SEG)), x.dtype)
     args = (CODES[activation], masked, dout, out, dz)
     hyper = (float(alpha), float(keep_prob), thr, k0, k1, stream)
     if nch == 1:
         _backward_rows(*args, partial[0], *hyper, stages[0], words[0], tmp[0], 0, n)
     else:
         _backward_parallel(*args, partial, *hyper, stages, words, tmp, nch)
-    dx = np.empty_like(x)
-    np.dot(dz, w.T, out=dx)
-    dw = np.empty_like(w)
-    np.dot(x.T, dz, out=dw)
-    return dx, dw, combine(partial, x.dtype)
+    dx, dw = _weight_grads(dz, x, w, need_dx, grads)
+    return dx, dw, combine(partial, x.dtype, None if grads is None else grads[2])

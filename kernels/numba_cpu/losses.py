@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import ERROR_MODEL, EXP_FASTMATH, FASTMATH, exp_neg, like, n_chunks, span
+from ._scratch import scratch
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model=ERROR_MODEL)
@@ -210,15 +211,15 @@ def _pointwise_parallel(code, f, t, d, n, partial, nch):
         partial[c] = _pointwise(code, f, t, d, n, lo, hi)
 
 
-def softmax_cross_entropy(scores, y):
-    """L_i = −log(e^{f_{y_i}} / Σ_j e^{f_j}), shifted by the row max; returns (loss, dscores)."""
+def softmax_cross_entropy(scores, y, out=None):
+    """L_i = −log(e^{f_{y_i}} / Σ_j e^{f_j}), shifted by the row max; returns (loss, dscores into out)."""
     n = scores.shape[0]
-    d = np.empty_like(scores)
+    d = np.empty_like(scores) if out is None else out
     nch = n_chunks(n, scores.shape[1])
     if nch == 1:
         loss = _softmax_rows(scores, y, d, n, 0, n)
     else:
-        partial = np.empty(nch, np.float64)
+        partial = scratch("softmax-partial", (nch,), np.float64)
         _softmax_parallel(scores, y, d, n, partial, nch)
         loss = partial.sum()
     return float(loss / n), d

@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._common import ERROR_MODEL, SEG, n_chunks, span
+from ._scratch import scratch
 
 PHILOX_M0 = np.uint64(0xD2511F53)
 PHILOX_M1 = np.uint64(0xCD9E8D57)
@@ -57,8 +58,9 @@ def keep_threshold(keep_prob):
 
 
 def word_scratch(nch):
-    """Per-chunk scratch for :func:`fill_words`: (staging (nch, 4, SEG/4+2), words (nch, SEG+8))."""
-    return np.empty((nch, 4, SEG // 4 + 2), np.uint32), np.empty((nch, SEG + 8), np.uint32)
+    """Per-chunk scratch for :func:`fill_words`: (staging (nch, 4, SEG/4+2), words (nch, SEG+8)),
+    reused per thread (see _scratch)."""
+    return scratch("rng-stage", (nch, 4, SEG // 4 + 2), np.uint32), scratch("rng-words", (nch, SEG + 8), np.uint32)
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
