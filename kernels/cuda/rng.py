@@ -13,7 +13,7 @@ from ..numba_cpu.rng import MASK32, SHIFT32, philox4x32
 from ..reference.rng import keep_threshold
 from ._arrays import empty, launch
 
-_philox = cuda.jit(device=True)(philox4x32.py_func)
+_philox = cuda.jit(device=True)(getattr(philox4x32, "py_func", philox4x32))
 _ZERO = np.uint64(0)
 
 

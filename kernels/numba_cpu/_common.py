@@ -138,8 +138,14 @@ def _exp_parts_f64(x):  # pragma: no cover - compiled
     return q, s, 1.0
 
 
-def _exp_parts(x):  # pragma: no cover - typing stub
-    raise NotImplementedError
+def _exp_parts(x):
+    """(q, s, 1) with e^x = s·q + s and e^x − 1 = s·q + (s − 1). Compiled code uses the overload
+    below; this plain-Python body only runs under NUMBA_DISABLE_JIT (coverage runs), with NumPy's
+    exp/expm1 split at −1 so neither form cancels."""
+    one = np.float32(1.0) if isinstance(x, np.float32) else 1.0
+    if x > -1.0:
+        return np.expm1(x), one, one
+    return x * 0, np.exp(x), one
 
 
 @overload(_exp_parts, inline="always")

@@ -118,7 +118,7 @@ def _rng_args(keep_prob, seed, stream, nch):
     """(masked, threshold, key low, key high, stream, staging, words) for the kernels, as Python ints
     (cast inside: building NumPy scalars here costs ~0.5 us each); 1-chunk dummies if unmasked."""
     masked = keep_prob < 1.0
-    stages, words = word_scratch(nch if masked else 1)
+    stages, words = word_scratch(nch)  # one row per chunk even unmasked: kernels index stages[c]
     seed = int(seed)
     return masked, keep_threshold(keep_prob), seed & 0xFFFFFFFF, seed >> 32, int(stream), stages, words
 

@@ -136,7 +136,7 @@ def _batch_stats(x):
         m2s[0] /= n
         return means[0], m2s[0]
     _stats_parallel(x, means, m2s, nch)
-    counts = np.array([span.py_func(c, n, nch, 1) for c in range(nch)], dtype=np.float64)
+    counts = np.array([getattr(span, "py_func", span)(c, n, nch, 1) for c in range(nch)], dtype=np.float64)
     counts = (counts[:, 1] - counts[:, 0])[:, None]
     mean = (counts * means).sum(axis=0) / n
     m2 = (m2s + counts * (means - mean) ** 2).sum(axis=0)

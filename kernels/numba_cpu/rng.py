@@ -49,7 +49,7 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
 
 # The same body inlined at Numba-IR level: a plain call is not inlined by LLVM and blocks the
 # vectorisation of fill_words (4.6 ns/word instead of ~1).
-_philox_inline = njit(inline="always")(philox4x32.py_func)
+_philox_inline = njit(inline="always")(getattr(philox4x32, "py_func", philox4x32))  # plain under DISABLE_JIT
 
 
 def keep_threshold(keep_prob):
