@@ -211,8 +211,9 @@ def contiguous(a, dtype=None):
     elif a.ndim == 2:
         _copy2_kernel[launch(a.size)](a, out)
     else:
-        raise TypeError(f"non-contiguous device arrays of {a.ndim} dimensions are not supported; "
-                        "pass a C-contiguous one")
+        raise TypeError(
+            f"non-contiguous device arrays of {a.ndim} dimensions are not supported; pass a C-contiguous one"
+        )
     return out
 
 

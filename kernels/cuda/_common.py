@@ -13,8 +13,7 @@ from numba import cuda
 from ._arrays import empty, flat, launch
 
 IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = 0, 1, 2, 3, 4
-ACTIVATION_CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID,
-                    "tanh": TANH}
+ACTIVATION_CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID, "tanh": TANH}
 
 # Threads a column reduction aims for: (row chunks x columns) >= this keeps an H100's 132 SMs busy
 # (~250 threads each) while chunks stay long enough to amortise the partials' second pass.

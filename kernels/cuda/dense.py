@@ -44,8 +44,9 @@ def _dense_forward_kernel(z, b, act, alpha, drop, thresh, scale, one, zero, k0, 
 
 
 @cuda.jit
-def _dense_backward_kernel(dout, out, dz, partial, per, act, alpha, drop, keep, thresh, scale, one,
-                           zero, k0, k1, stream):
+def _dense_backward_kernel(
+    dout, out, dz, partial, per, act, alpha, drop, keep, thresh, scale, one, zero, k0, k1, stream
+):
     """dz = dout · mask · f'(a), a = out · keep where dropout ran; partial[c, j] = Σ_chunk dz."""
     n = dout.shape[0]
     m = dout.shape[1]
@@ -104,7 +105,8 @@ def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, a
     gemm(x, w, y)
     drop, thresh, scale, k0, k1, st = _rng_args(dt, keep_prob, seed, stream)
     _dense_forward_kernel[launch((y.size + 3) // 4)](
-        flat(y), b, ACTIVATION_CODES[activation], dt(alpha), drop, thresh, scale, dt(1), dt(0), k0, k1, st)
+        flat(y), b, ACTIVATION_CODES[activation], dt(alpha), drop, thresh, scale, dt(1), dt(0), k0, k1, st
+    )
     return deliver(kind, y)
 
 
@@ -121,8 +123,23 @@ def dense_backward(dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, st
         dz = empty(dout.shape, dout.dtype)
         partial, per = new_partials(*dout.shape)
         _dense_backward_kernel[launch(partial.size)](
-            dout, out, dz, partial, np.int64(per), code, dt(alpha), drop, dt(keep_prob), thresh, scale,
-            dt(1), dt(0), k0, k1, st)
+            dout,
+            out,
+            dz,
+            partial,
+            np.int64(per),
+            code,
+            dt(alpha),
+            drop,
+            dt(keep_prob),
+            thresh,
+            scale,
+            dt(1),
+            dt(0),
+            k0,
+            k1,
+            st,
+        )
         db = finish_columns(partial, dout.dtype)
     dx, dw = _backward_products(dz, x, w)
     return deliver_all(kind, dx, dw, db)

@@ -83,7 +83,7 @@ def _elementwise_loss_kernel(s, t, d, rows, kind, nf, zero, one):
             elif kind == 2:
                 diff = f - y
                 loss += diff * diff
-                g = (diff + diff)
+                g = diff + diff
             else:
                 diff = f - y
                 loss += abs(diff)

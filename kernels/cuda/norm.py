@@ -57,8 +57,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training=True, 
     dt = scalar_type(xd.dtype)
     d = xd.shape[1]
     mean, inv_std = empty(d, xd.dtype), empty(d, xd.dtype)
-    _stats_kernel[launch(d)](xd, rm, rv, mean, inv_std, bool(training), dt(momentum), dt(1 - momentum),
-                             dt(eps), dt(1))
+    _stats_kernel[launch(d)](xd, rm, rv, mean, inv_std, bool(training), dt(momentum), dt(1 - momentum), dt(eps), dt(1))
     write_back(running_mean, rm)
     write_back(running_var, rv)
     y = empty(xd.shape, xd.dtype)
@@ -113,6 +112,7 @@ def batchnorm_backward(dy, x, gamma, mean, inv_std, training=True):
     n, d = x.shape
     dx = empty(x.shape, x.dtype)
     dgamma, dbeta, s1, s2 = (empty(d, x.dtype) for _ in range(4))
-    _backward_kernel[launch(d)](dy, x, gamma, mean, inv_std, dx, dgamma, dbeta, s1, s2, bool(training),
-                                scalar_type(x.dtype)(n))
+    _backward_kernel[launch(d)](
+        dy, x, gamma, mean, inv_std, dx, dgamma, dbeta, s1, s2, bool(training), scalar_type(x.dtype)(n)
+    )
     return deliver_all(kind, dx, dgamma, dbeta)

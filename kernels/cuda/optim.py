@@ -79,22 +79,54 @@ def sgd_update(w, dw, lr, weight_decay=0.0):
 def momentum_update(w, dw, velocity, lr, momentum=0.9, weight_decay=0.0, nesterov=False):
     """v = μ v − lr g; w += v, or for Nesterov (the notes' form) w += −μ v_prev + (1 + μ) v."""
     dt = scalar_type(w.dtype)
-    _run(_momentum_kernel, w, dw, (velocity,), dt(lr), dt(momentum), dt(1 + momentum),
-         *_decay(dt, weight_decay), bool(nesterov))
+    _run(
+        _momentum_kernel,
+        w,
+        dw,
+        (velocity,),
+        dt(lr),
+        dt(momentum),
+        dt(1 + momentum),
+        *_decay(dt, weight_decay),
+        bool(nesterov),
+    )
 
 
 def adam_update(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
     """Adam with bias correction; t is the 1-based step number of this update."""
     dt = scalar_type(w.dtype)
-    _run(_adam_kernel, w, dw, (m, v), dt(lr), dt(beta1), dt(1 - beta1), dt(beta2), dt(1 - beta2),
-         dt(1 - beta1**t), dt(1 - beta2**t), dt(eps), *_decay(dt, weight_decay))
+    _run(
+        _adam_kernel,
+        w,
+        dw,
+        (m, v),
+        dt(lr),
+        dt(beta1),
+        dt(1 - beta1),
+        dt(beta2),
+        dt(1 - beta2),
+        dt(1 - beta1**t),
+        dt(1 - beta2**t),
+        dt(eps),
+        *_decay(dt, weight_decay),
+    )
 
 
 def rmsprop_update(w, dw, cache, lr=1e-2, decay_rate=0.99, eps=1e-8, weight_decay=0.0):
     """cache = ρ cache + (1 − ρ) g²; w −= lr g / (sqrt(cache) + eps)."""
     dt = scalar_type(w.dtype)
-    _run(_cache_kernel, w, dw, (cache,), dt(lr), dt(decay_rate), dt(1 - decay_rate), dt(eps),
-         *_decay(dt, weight_decay), True)
+    _run(
+        _cache_kernel,
+        w,
+        dw,
+        (cache,),
+        dt(lr),
+        dt(decay_rate),
+        dt(1 - decay_rate),
+        dt(eps),
+        *_decay(dt, weight_decay),
+        True,
+    )
 
 
 def adagrad_update(w, dw, cache, lr=1e-2, eps=1e-8, weight_decay=0.0):
