@@ -57,11 +57,14 @@ from numba import cuda  # noqa: E402
 # (a) op checks
 # ------------------------------------------------------------------------------------------------
 
-SIZES = {"default": ((256, 512), (4096, 1024)), "loss": ((256, 10), (4096, 1000)),
-         "covariance": ((4096, 1024),), "whitening": ((12, 12), (20, 20))}
+SIZES = {
+    "default": ((256, 512), (4096, 1024)),
+    "loss": ((256, 10), (4096, 1000)),
+    "covariance": ((4096, 1024),),
+    "whitening": ((12, 12), (20, 20)),
+}
 SIM_SIZES = {"default": ((2, 3), (5, 7)), "loss": ((5, 7),), "covariance": ((5, 7),), "whitening": ((5, 5),)}
-LOSSES = {"softmax_cross_entropy", "svm_loss", "sigmoid_cross_entropy", "attribute_hinge_loss", "l1_loss",
-          "l2_loss"}
+LOSSES = {"softmax_cross_entropy", "svm_loss", "sigmoid_cross_entropy", "attribute_hinge_loss", "l1_loss", "l2_loss"}
 # relative-error bounds (float32): fused kernels and cuBLAS reorder sums; the batch-norm backward
 # subtracts nearly equal sums; eigenvectors are only as good as eigenvalue gaps allow (the
 # cases' spectrum 4·0.7^k + 0.05 clusters past ~20 dimensions, so whitening is checked below that)
@@ -70,8 +73,15 @@ BOUND = {"default": 1e-4, "batchnorm_backward": 2e-3, "whitening_matrix": 2e-3, 
 
 def sizes_for(case):
     table = SIM_SIZES if SIM else SIZES
-    group = ("loss" if case.op in LOSSES else case.op if case.op in ("covariance",) else
-             "whitening" if case.op == "whitening_matrix" else "default")
+    group = (
+        "loss"
+        if case.op in LOSSES
+        else case.op
+        if case.op in ("covariance",)
+        else "whitening"
+        if case.op == "whitening_matrix"
+        else "default"
+    )
     return table.get(group, table["default"])
 
 
@@ -157,13 +167,23 @@ def op_checks():
                 log(f"  error in {case.name} {rows}x{cols}: {type(exc).__name__}: {exc}")
                 log(traceback.format_exc(limit=4))
             passed, failed = passed + ok, failed + (not ok)
-            log(f"{'PASS' if ok else 'FAIL'} {case.name:32s} {rows}x{cols:<5d} {kinds[0]:6s} "
-                f"rel.err {err:.2e}  first call {sec * 1e3:8.1f} ms")
+            log(
+                f"{'PASS' if ok else 'FAIL'} {case.name:32s} {rows}x{cols:<5d} {kinds[0]:6s} "
+                f"rel.err {err:.2e}  first call {sec * 1e3:8.1f} ms"
+            )
     # the other array kinds and the tiled Numba GEMM (what runs without CuPy) on a few ops
-    extra = [("numpy", "affine_backward"), ("numpy", "softmax_cross_entropy"), ("numpy", "momentum_update"),
-             ("torch", "dense_forward[relu,p=0.6]"), ("torch", "adam_update"), ("numba", "affine_forward"),
-             ("numba-gemm", "affine_backward"), ("numba-gemm", "dense_backward[relu,p=0.6]"),
-             ("numba-gemm", "covariance"), ("numba-gemm", "whitening_matrix[zca]")]
+    extra = [
+        ("numpy", "affine_backward"),
+        ("numpy", "softmax_cross_entropy"),
+        ("numpy", "momentum_update"),
+        ("torch", "dense_forward[relu,p=0.6]"),
+        ("torch", "adam_update"),
+        ("numba", "affine_forward"),
+        ("numba-gemm", "affine_backward"),
+        ("numba-gemm", "dense_backward[relu,p=0.6]"),
+        ("numba-gemm", "covariance"),
+        ("numba-gemm", "whitening_matrix[zca]"),
+    ]
     from fastmlp.kernels.cuda import _arrays
 
     by_name = {c.name: c for c in CASES}
@@ -262,8 +282,10 @@ def bench_ours(batch):
     want = reference_step_loss(host(X), host(y), [host(p) for p in P])
     t0 = time.perf_counter()
     first = ours_step(X, y, P, V, 0)
-    log(f"ours batch {batch}: first step {1e3 * (time.perf_counter() - t0):.1f} ms, loss {first:.6f} "
-        f"(reference {want:.6f})")
+    log(
+        f"ours batch {batch}: first step {1e3 * (time.perf_counter() - t0):.1f} ms, loss {first:.6f} "
+        f"(reference {want:.6f})"
+    )
     if abs(first - want) > 1e-4 * max(1.0, abs(want)):
         log(f"FAIL step loss differs from the reference: {first} vs {want}")
     sync = cp.cuda.runtime.deviceSynchronize if cp is not None else (lambda: None)
@@ -296,8 +318,15 @@ def bench_torch(batch, tf32):
     torch.set_float32_matmul_precision("high" if tf32 else "highest")
     torch.manual_seed(0)
     d = DIMS
-    model = nn.Sequential(nn.Linear(d[0], d[1]), nn.ReLU(), nn.Dropout(1 - KEEP), nn.Linear(d[1], d[2]),
-                          nn.ReLU(), nn.Dropout(1 - KEEP), nn.Linear(d[2], d[3])).cuda()
+    model = nn.Sequential(
+        nn.Linear(d[0], d[1]),
+        nn.ReLU(),
+        nn.Dropout(1 - KEEP),
+        nn.Linear(d[1], d[2]),
+        nn.ReLU(),
+        nn.Dropout(1 - KEEP),
+        nn.Linear(d[2], d[3]),
+    ).cuda()
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MU, weight_decay=L2)
     X = torch.randn(batch, d[0], device="cuda")
     y = torch.randint(0, d[3], (batch,), device="cuda")
@@ -319,10 +348,12 @@ def step_benchmarks():
     ratios = []
     for batch in BATCHES:
         row = {}
-        for label, fn in (("ours", lambda b=batch: bench_ours(b)),
-                          ("floor", lambda b=batch: bench_gemm_floor(b)),
-                          ("torch", lambda b=batch: bench_torch(b, False)),
-                          ("torch_tf32", lambda b=batch: bench_torch(b, True))):
+        for label, fn in (
+            ("ours", lambda b=batch: bench_ours(b)),
+            ("floor", lambda b=batch: bench_gemm_floor(b)),
+            ("torch", lambda b=batch: bench_torch(b, False)),
+            ("torch_tf32", lambda b=batch: bench_torch(b, True)),
+        ):
             if label != "ours" and (SIM or (cp is None and label == "floor")):
                 continue
             if label.startswith("torch") and not _has_torch_cuda():

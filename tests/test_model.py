@@ -16,6 +16,7 @@ def test_num_params_matches_the_notes():
     assert fastmlp.MLP([3, 4, 2], batchnorm=True).num_params == 26 + 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "prelu", "sigmoid", "tanh", "maxout"])
 def test_each_activation_learns_digits(digits, activation):
     Xtr, ytr, Xte, yte = digits
@@ -26,6 +27,7 @@ def test_each_activation_learns_digits(digits, activation):
     assert acc >= (0.93 if activation == "sigmoid" else 0.95), acc
 
 
+@pytest.mark.slow
 def test_softmax_relu_net_reaches_the_expected_accuracy(digits):
     Xtr, ytr, Xte, yte = digits
     net = fastmlp.MLP([64, 128, 64, 10], keep_prob=0.8, batchnorm=True, seed=1)
@@ -36,6 +38,7 @@ def test_softmax_relu_net_reaches_the_expected_accuracy(digits):
     np.testing.assert_array_equal(proba.argmax(axis=1), net.predict(Xte))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["svm", "squared_hinge", "hierarchical_softmax"])
 def test_classification_losses_learn_digits(digits, loss):
     Xtr, ytr, Xte, yte = digits
@@ -49,6 +52,7 @@ def _attributes(y):
     return np.stack([y % 2 == 0, y >= 5, np.isin(y, [0, 4, 6, 8, 9])], axis=1).astype(np.float32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["sigmoid", "attribute_hinge"])
 def test_multilabel_losses_learn_attributes(digits, loss):
     Xtr, ytr, Xte, yte = digits
@@ -59,6 +63,7 @@ def test_multilabel_losses_learn_attributes(digits, loss):
     assert pred.shape == (len(yte), 3) and set(np.unique(pred)) <= {0, 1}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["l2", "l1"])
 def test_regression_losses_fit_a_smooth_function(loss):
     rng = np.random.default_rng(0)
@@ -146,6 +151,7 @@ def test_dead_relu_fraction_counts_units_that_never_fire():
     assert net.dead_relu_fractions(X) == [0.5]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "optimizer",
     [
@@ -240,6 +246,7 @@ def test_model_input_errors():
         fastmlp.MLP([3, 2], loss="focal")
 
 
+@pytest.mark.jit_only
 def test_training_step_allocates_no_arrays_after_the_first():
     """Default backend (numba), the usual net (fused ReLU + dropout, softmax, SGD momentum + L2):
     workspaces and kernel scratch are reused, so a step's traced memory barely moves. The

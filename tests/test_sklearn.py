@@ -16,6 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from fastmlp.sklearn import MLPClassifier, MLPRegressor
 
 
+@pytest.mark.slow
 @parametrize_with_checks(
     [
         MLPClassifier(),
@@ -37,6 +38,7 @@ def digits_raw(digits):
     return Xtr.astype(np.float64), ytr, Xte.astype(np.float64), yte
 
 
+@pytest.mark.slow
 def test_matches_scikit_learn_accuracy_with_equal_settings(digits_raw):
     Xtr, ytr, Xte, yte = digits_raw
     settings = dict(
@@ -57,6 +59,7 @@ def test_matches_scikit_learn_accuracy_with_equal_settings(digits_raw):
     np.testing.assert_array_equal(mine.classes_[proba.argmax(axis=1)], mine.predict(Xte))
 
 
+@pytest.mark.slow
 def test_string_labels_pipelines_and_grid_search(digits_raw):
     Xtr, ytr, Xte, _ = digits_raw
     names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
@@ -68,6 +71,7 @@ def test_string_labels_pipelines_and_grid_search(digits_raw):
     assert search.best_score_ > 0.85
 
 
+@pytest.mark.slow
 def test_partial_fit_and_warm_start(digits_raw):
     Xtr, ytr, Xte, yte = digits_raw
     clf = MLPClassifier(hidden_layer_sizes=(32,), batch_size=32, random_state=0)
@@ -85,6 +89,7 @@ def test_partial_fit_and_warm_start(digits_raw):
     assert warm.n_iter_ == 6 and not np.array_equal(first, warm.coefs_[0])
 
 
+@pytest.mark.slow
 def test_multilabel_targets(digits_raw):
     Xtr, ytr, Xte, yte = digits_raw
 
@@ -101,6 +106,7 @@ def test_multilabel_targets(digits_raw):
     assert proba.shape == (len(yte), 3) and np.all((proba >= 0) & (proba <= 1))
 
 
+@pytest.mark.slow
 def test_regressor_fits_a_smooth_function():
     rng = np.random.default_rng(0)
     X = rng.uniform(-1, 1, (800, 2))
@@ -115,6 +121,7 @@ def test_regressor_fits_a_smooth_function():
     assert reg.score(X[600:], y[600:]) > 0.95
 
 
+@pytest.mark.slow
 def test_extras_scikit_learn_lacks(digits_raw):
     Xtr, ytr, Xte, yte = digits_raw
     for extra in (
@@ -143,3 +150,36 @@ def test_unsupported_settings_are_explained():
         MLPClassifier(solver="lbfgs").fit(X, y)
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         MLPClassifier(hidden_layer_sizes=(0,)).fit(X, y)
+
+
+def test_every_training_path_on_a_tiny_problem():
+    """Fast enough to run with the JIT disabled: each option of the training loop once."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for kw in (
+            dict(solver="sgd", learning_rate="adaptive", n_iter_no_change=1, tol=10.0),
+            dict(solver="sgd", learning_rate="invscaling", nesterovs_momentum=False),
+            dict(early_stopping=True, validation_fraction=0.2, n_iter_no_change=2),
+            dict(verbose=True, batchnorm=True, keep_prob=0.9),
+        ):
+            clf = MLPClassifier((8,), max_iter=6, batch_size=16, random_state=0, **kw).fit(X, y)
+            assert clf.predict(X).shape == (60,) and set(clf.classes_) == {0, 1}
+            assert len(clf.loss_curve_) == clf.n_iter_ <= 6
+        np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1)
+        assert np.all(np.isfinite(clf.predict_log_proba(X)))
+        one = MLPClassifier((4,), max_iter=2).fit(X, np.zeros(60, int))
+        assert np.all(one.predict(X) == 0)
+        part = MLPClassifier((4,), random_state=0).partial_fit(X, y, classes=[0, 1]).partial_fit(X, y)
+        assert part.n_iter_ == 2
+        with pytest.raises(ValueError, match="not seen"):
+            part.partial_fit(X, y + 5)
+        reg = MLPRegressor((8,), max_iter=4, random_state=0, early_stopping=True).fit(X, X[:, :2])
+        assert reg.predict(X).shape == (60, 2)
+        assert MLPRegressor((8,), max_iter=2).fit(X, X[:, 0]).partial_fit(X, X[:, 0]).predict(X).shape == (60,)
+    with pytest.raises(ValueError, match="4 features"):
+        clf.predict(X[:, :3])
+    with pytest.raises(ValueError):
+        MLPClassifier(learning_rate="cyclic").fit(X, y)

@@ -53,7 +53,7 @@ def like(x, arr):  # pragma: no cover - typing stub, compiled through the overlo
 
 
 @overload(like)
-def _ov_like(x, arr):
+def _ov_like(x, arr):  # pragma: no cover - typing runs at compile time only
     # Drivers pass Python floats/ints and kernels cast them here: building np.float32 scalars in
     # Python costs ~0.5 us each, a real share of a small op (sgd on 1 element: 16 us vs 4 us).
     if arr.dtype == types.float32:
@@ -82,7 +82,7 @@ def span(c, n, nch, align):
 
 
 @intrinsic
-def _pow2(typingctx, k):
+def _pow2(typingctx, k):  # pragma: no cover - code generation runs at compile time only
     """2.0**k for a float holding an integer k with k + bias in the normal exponent range."""
     if k == types.float32:
         ity, bias, shift, fty = ir.IntType(32), 127, 23, ir.FloatType()
@@ -149,7 +149,7 @@ def _exp_parts(x):
 
 
 @overload(_exp_parts, inline="always")
-def _ov_exp_parts(x):
+def _ov_exp_parts(x):  # pragma: no cover - typing runs at compile time only
     if x == types.float32:
         return _exp_parts_f32
     if x == types.float64:
