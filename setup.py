@@ -36,8 +36,10 @@ class OptionalBuildExt(build_ext):
     def build_extensions(self):
         flag = OPENMP_FLAGS.get(self.compiler.compiler_type, OPENMP_FLAGS["unix"])
         if any(flag in ext.extra_compile_args for ext in self.extensions) and not self._openmp_works(flag):
-            sys.stderr.write(f"WARNING: the C compiler cannot build OpenMP code ({flag}); "
-                             "the cython kernels are built single-threaded.\n")
+            sys.stderr.write(
+                f"WARNING: the C compiler cannot build OpenMP code ({flag}); "
+                "the cython kernels are built single-threaded.\n"
+            )
             for ext in self.extensions:
                 ext.extra_compile_args = [a for a in ext.extra_compile_args if a != flag]
                 ext.extra_link_args = [a for a in ext.extra_link_args if a != flag]
