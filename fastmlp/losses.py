@@ -6,6 +6,7 @@ regression losses take real targets. All but hierarchical softmax are single fus
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,7 @@ from . import ops
 from .ops import _checks as chk
 
 
-class Loss:
+class Loss(abc.ABC):
     """Base class. ``kind`` is "classification", "multilabel" or "regression"."""
 
     kind = "classification"
@@ -25,12 +26,12 @@ class Loss:
         """Width of the score layer for ``n_classes`` classes (or outputs)."""
         return n_classes
 
+    @abc.abstractmethod
     def __call__(
         self, scores: np.ndarray, y: Any, backend: str | None = None, out: np.ndarray | None = None
     ) -> tuple[float, np.ndarray]:
         """``(loss, dscores)`` for a batch; ``out`` is an optional dscores buffer (losses that
         can write into one do; the others ignore it)."""
-        raise NotImplementedError
 
     def targets(self, y: Any, n_rows: int, n_out: int) -> np.ndarray:
         """Validated targets for ``n_rows`` rows and a score layer of width ``n_out``."""

@@ -7,6 +7,7 @@ is applied after each update to the parameters that ask for it.
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -89,7 +90,7 @@ class CosineDecay:
         return self.min_lr + (lr0 - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """Base: learning rate with an optional schedule, global L2, per-parameter state.
 
     Parameters
@@ -138,8 +139,9 @@ class Optimizer:
             if p.max_norm is not None:
                 ops.max_norm_(p.value, p.max_norm, backend=backend)
 
+    @abc.abstractmethod
     def _update(self, p: Param, lr: float, wd: float, backend: str | None) -> None:
-        raise NotImplementedError
+        """One fused in-place update of ``p.value`` from ``p.grad`` (each optimizer's own rule)."""
 
     def epoch_end(self) -> None:
         """Advance the schedule by one epoch."""

@@ -95,15 +95,14 @@ def gemm(a, b, out, trans_a=False, trans_b=False, symmetric=False):
         if symmetric and a is b and trans_a and not trans_b:
             # syrk: half the flops of the GEMM. It fills one triangle and leaves the other as it
             # was, so zero it first: mirror(..., either=True) then works whichever it filled.
-            try:
+            syrk = getattr(cp.cublas, "syrk", None)  # older CuPy lacks it: the full GEMM below
+            if syrk is not None:
                 cout = cupy_view(out)
                 cout.fill(0)
-                got = cp.cublas.syrk("T", ca, out=cout, alpha=1.0, beta=0.0, lower=False)
+                got = syrk("T", ca, out=cout, alpha=1.0, beta=0.0, lower=False)
                 if got is not cout:
                     cout[...] = got
                 return True
-            except Exception:  # an older CuPy without cublas.syrk: the full GEMM below
-                pass
         cp.matmul(ca.T if trans_a else ca, cb.T if trans_b else cb, out=cupy_view(out))
         return False
     _numba_gemm(a, b, out, trans_a, trans_b, symmetric)
