@@ -24,8 +24,14 @@ PACKAGES = {name: path for name, path in PACKAGES.items() if os.path.isdir(path)
 
 
 class OptionalBuildExt(build_ext):
-    """Turns a failed extension build into a warning (markupsafe's pattern); drops OpenMP when
-    the compiler cannot build and link a tiny OpenMP program (the kernels then run serially)."""
+    """Turns a failed extension build into a warning (markupsafe's pattern). Adds the compile
+    flags for the compiler at hand, with OpenMP only when it can build and link a tiny OpenMP
+    program (otherwise the kernels are built single-threaded: prange runs serially)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:  # the modules compile independently: one per core (~75 s serial here)
+            self.parallel = os.cpu_count() or 1
 
     def run(self):
         try:
@@ -34,15 +40,18 @@ class OptionalBuildExt(build_ext):
             self._warn(exc)
 
     def build_extensions(self):
-        flag = OPENMP_FLAGS.get(self.compiler.compiler_type, OPENMP_FLAGS["unix"])
-        if any(flag in ext.extra_compile_args for ext in self.extensions) and not self._openmp_works(flag):
+        kind = "msvc" if self.compiler.compiler_type == "msvc" else "unix"
+        flags = list(COMPILE_FLAGS[kind])
+        openmp = [] if os.environ.get("FASTMLP_NO_OPENMP") else [OPENMP_FLAGS[kind]]
+        if openmp and self.extensions and not self._openmp_works(openmp[0]):
             sys.stderr.write(
-                f"WARNING: the C compiler cannot build OpenMP code ({flag}); "
+                f"WARNING: the C compiler cannot build OpenMP code ({openmp[0]}); "
                 "the cython kernels are built single-threaded.\n"
             )
-            for ext in self.extensions:
-                ext.extra_compile_args = [a for a in ext.extra_compile_args if a != flag]
-                ext.extra_link_args = [a for a in ext.extra_link_args if a != flag]
+            openmp = []
+        for ext in self.extensions:
+            ext.extra_compile_args = [*ext.extra_compile_args, *flags, *openmp]
+            ext.extra_link_args = [*ext.extra_link_args, *openmp]
         super().build_extensions()
 
     def build_extension(self, ext):
@@ -69,13 +78,20 @@ class OptionalBuildExt(build_ext):
         sys.stderr.write(f"WARNING: building {name} failed ({exc}); fastmlp installs without it.\n")
 
 
-# -fno-math-errno lets gcc vectorise sqrt (the optimizer updates) without changing any result.
-COMPILE_FLAGS = {"unix": ["-O3", "-fno-math-errno"], "msvc": ["/O2"]}
+# None of these flags changes a result; each lets gcc vectorise loops it otherwise keeps scalar:
+# -fno-math-errno: sqrt (the optimizer updates); -fno-trapping-math: selects whose arms do float
+# arithmetic (leaky ReLU, PReLU), ~10x slower as branches. Code is built for the x86-64 baseline;
+# the hot loops carry their own AVX2 copies, chosen at run time (kernels/cython/_simd.h).
+COMPILE_FLAGS = {"unix": ["-O3", "-fno-math-errno", "-fno-trapping-math"], "msvc": ["/O2"]}
 OPENMP_FLAGS = {"unix": "-fopenmp", "msvc": "/openmp"}
 
 
 def cython_extensions():
+    """One optional extension per kernels/cython/*.pyx (FASTMLP_CYTHON_MODULES=a,b builds a subset)."""
     sources = sorted(glob.glob("kernels/cython/*.pyx"))
+    only = [m for m in os.environ.get("FASTMLP_CYTHON_MODULES", "").split(",") if m]
+    if only:
+        sources = [s for s in sources if os.path.splitext(os.path.basename(s))[0] in only]
     if not sources:
         return []
     try:
@@ -85,17 +101,13 @@ def cython_extensions():
     except ImportError as exc:
         sys.stderr.write(f"WARNING: Cython/NumPy missing at build time ({exc}); no cython backend.\n")
         return []
-    kind = "msvc" if sys.platform == "win32" else "unix"
-    openmp = [] if os.environ.get("FASTMLP_NO_OPENMP") else [OPENMP_FLAGS[kind]]
     exts = [
         Extension(
             "fastmlp.kernels.cython." + os.path.splitext(os.path.basename(src))[0],
             [src],
             include_dirs=[numpy.get_include(), "kernels/cython"],
-            depends=["kernels/cython/_common.pxd", "kernels/cython/_fastmlp.h"],
+            depends=sorted(glob.glob("kernels/cython/_*.pxd") + glob.glob("kernels/cython/_*.h")),
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-            extra_compile_args=[*COMPILE_FLAGS[kind], *openmp],
-            extra_link_args=list(openmp),
         )
         for src in sources
     ]
@@ -110,6 +122,8 @@ setup(
     packages=list(PACKAGES),
     package_dir=PACKAGES,
     package_data={"fastmlp": ["data/*.npz", "data/*.txt", "py.typed"]},
+    # the Cython-generated C (~1 MB a module) is a build product, not package data
+    exclude_package_data={"fastmlp.kernels.cython": ["*.c"]},
     ext_modules=cython_extensions(),
     cmdclass={"build_ext": OptionalBuildExt},
 )

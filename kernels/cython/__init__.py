@@ -1,0 +1,60 @@
+"""The Cython backend (``cython``): compiled extensions for the hot ops, the reference for the rest.
+
+Native here: dense and affine layers (GEMMs through ``scipy.linalg.cython_blas`` plus fused
+epilogues), ReLU / leaky ReLU / PReLU, the Philox random bits and dropout, softmax cross-entropy
+and the SVM losses, covariance and whitening, and the five optimizer updates. Every other op
+falls back to the NumPy reference (``fastmlp.backends.coverage()`` says which).
+
+The extensions are optional (setup.py builds them when a C compiler works); when they are
+missing this package imports anyway and sets ``UNAVAILABLE_REASON``. Kernels release the GIL.
+Parallel loops use OpenMP with the calling thread's limit, which ``fastmlp.set_num_threads``
+sets (threadpoolctl calls omp_set_num_threads); like Numba's, that limit is per Python thread,
+so other threads keep the default (all cores). Chunking never depends on the thread count: the fused
+loops give the same bits on any number of threads. The compute-bound C loops carry AVX2 copies
+picked at run time (``_simd.h``); ``FASTMLP_CYTHON_NO_AVX2=1`` forces the baseline ones.
+"""
+
+import importlib
+
+_MODULES = ("activations", "dense", "dropout", "losses", "optim", "rng", "whiten")
+_BUILD_HINT = (
+    "install with a working C compiler (pip install -e . --no-build-isolation, or python setup.py build_ext --inplace)"
+)
+
+
+def _load():
+    """The compiled modules by name, or the reason they cannot be imported."""
+    found, missing, first = {}, [], None
+    for name in _MODULES:
+        try:
+            found[name] = importlib.import_module(f"{__name__}.{name}")
+        except ImportError as exc:
+            missing.append(name)
+            first = first or exc
+    if missing:
+        return found, (
+            f"the compiled extension is not built: {__name__}.{{{', '.join(missing)}}} cannot be imported "
+            f"({type(first).__name__}: {first}); {_BUILD_HINT}"
+        )
+    return found, ""
+
+
+_compiled, UNAVAILABLE_REASON = _load()
+
+if not UNAVAILABLE_REASON:
+    from .activations import (
+        leaky_relu_backward,
+        leaky_relu_forward,
+        prelu_backward,
+        prelu_forward,
+        relu_backward,
+        relu_forward,
+    )
+    from .dense import affine_backward, affine_forward, dense_backward, dense_forward
+    from .dropout import dropout_backward, dropout_forward, dropout_mask
+    from .losses import softmax_cross_entropy, svm_loss
+    from .optim import adagrad_update, adam_update, momentum_update, rmsprop_update, sgd_update
+    from .rng import random_bits
+    from .whiten import covariance, whitening_matrix
+
+del _compiled

@@ -1,0 +1,214 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Dense layers: GEMMs through scipy.linalg.cython_blas, everything around them in one fused pass.
+
+Forward: out = x @ w (sgemm/dgemm), then ONE pass out = f(out + b) · mask with the dropout mask
+generated in L1 from the Philox words. Backward: ONE pass dz = dout · mask · f'(a), a recovered
+from out, that also sums dz's columns into per-chunk float64 partials (db), then the two GEMMs.
+Batch = rows: x (N, D), w (D, M), b (M,). Formulas follow kernels/reference/dense.py.
+"""
+
+import numpy as np
+
+from cython.parallel cimport prange
+from libc.stdint cimport uint32_t
+
+from _common cimport (FM_SEG, FM_WORDS, MaskKey, chunk_len, colsum_rows, combine, floating, fm_fill_words, gemm,
+                      mask_key, mask_segment, n_chunks, sigmoid_bias, team, tanh_bias)
+
+cdef enum:
+    IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH
+
+CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID, "tanh": TANH}
+
+
+cdef void _act_piece(int code, floating *z, const floating *b, Py_ssize_t n, floating alpha) noexcept nogil:
+    """z[:n] <- f(z + b) in place; one loop per activation so each loop is branch-free."""
+    cdef Py_ssize_t j
+    cdef floating zero = 0, u, v
+    if code == IDENTITY:
+        for j in range(n):
+            z[j] = z[j] + b[j]
+    elif code == RELU:
+        for j in range(n):
+            v = z[j] + b[j]
+            z[j] = zero if v < zero else v  # NaN passes through, as with np.maximum
+    elif code == LEAKY_RELU:
+        for j in range(n):
+            v = z[j] + b[j]
+            u = v * alpha
+            z[j] = v if v >= zero else u
+    elif code == SIGMOID:
+        sigmoid_bias(z, b, n)
+    else:
+        tanh_bias(z, b, n)
+
+
+cdef void _grad_piece(int code, const floating *g, const floating *a, floating *dz, Py_ssize_t n,
+                      floating alpha) noexcept nogil:
+    """dz[:n] <- g · f'(z), f' from the activation a = f(z) (the reference's derivative table)."""
+    cdef Py_ssize_t j
+    cdef floating zero = 0, one = 1, u, v
+    if code == IDENTITY:
+        for j in range(n):
+            dz[j] = g[j] * one
+    elif code == RELU:
+        for j in range(n):
+            u = g[j]
+            v = a[j]
+            dz[j] = u * (one if v > zero else zero)
+    elif code == LEAKY_RELU:  # alpha > 0, so sign(a) = sign(z)
+        for j in range(n):
+            u = g[j]
+            v = a[j]
+            dz[j] = u * (one if v >= zero else alpha)
+    elif code == SIGMOID:
+        for j in range(n):
+            v = a[j]
+            dz[j] = g[j] * (v * (one - v))
+    else:
+        for j in range(n):
+            v = a[j]
+            dz[j] = g[j] * (one - v * v)
+
+
+cdef void _forward_rows(int code, floating[:, ::1] out, const floating[::1] b, floating alpha, MaskKey key,
+                        floating scale, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Rows lo..hi-1 of out (N, M) <- f(out + b) · mask, in place (out holds x @ w).
+
+    Runs over the rows' flat range FM_SEG elements at a time; each segment is cut at row ends
+    so the bias index stays contiguous, then masked while it is still in L1.
+    """
+    cdef uint32_t words[FM_WORDS]
+    cdef Py_ssize_t m = out.shape[1], s = lo * m, end = hi * m, ln, p, j0, pl
+    cdef floating *flat = &out[0, 0]
+    cdef int off
+    while s < end:
+        ln = min(<Py_ssize_t>FM_SEG, end - s)
+        p = s
+        while p < s + ln:
+            j0 = p % m
+            pl = min(m - j0, s + ln - p)
+            _act_piece(code, flat + p, &b[j0], pl, alpha)
+            p += pl
+        if not key.all_kept:
+            off = fm_fill_words(words, s, ln, key.stream, key.k0, key.k1)
+            mask_segment(flat + s, flat + s, words + off, ln, key.thr, scale)
+        s += ln
+
+
+cdef void _backward_rows(int code, const floating[:, ::1] dout, const floating[:, ::1] out, floating[:, ::1] dz,
+                         double *acc, floating alpha, floating keep_prob, MaskKey key, floating scale,
+                         Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Rows lo..hi-1: dz <- dout · mask · f'(a), a = out · keep_prob; acc (M,) float64 <- Σ_rows dz."""
+    cdef uint32_t words[FM_WORDS]
+    cdef floating g[FM_SEG]
+    cdef floating a[FM_SEG]
+    cdef Py_ssize_t m = out.shape[1], s = lo * m, end = hi * m, ln, j
+    cdef const floating *fd = &dout[0, 0]
+    cdef const floating *fo = &out[0, 0]
+    cdef floating *fz = &dz[0, 0]
+    cdef int off
+    if code == IDENTITY and key.all_kept:  # dz = dout exactly: the GEMMs read dout itself
+        colsum_rows(fd, m, lo, hi, acc)
+        return
+    while s < end:
+        ln = min(<Py_ssize_t>FM_SEG, end - s)
+        if key.all_kept:
+            _grad_piece(code, fd + s, fo + s, fz + s, ln, alpha)
+        else:
+            off = fm_fill_words(words, s, ln, key.stream, key.k0, key.k1)
+            mask_segment(fd + s, g, words + off, ln, key.thr, scale)
+            for j in range(ln):
+                a[j] = fo[s + j] * keep_prob
+            _grad_piece(code, g, a, fz + s, ln, alpha)
+        s += ln
+    colsum_rows(fz, m, lo, hi, acc)
+
+
+cdef void _forward(const floating[:, ::1] x, const floating[:, ::1] w, const floating[::1] b, floating[:, ::1] out,
+                   int code, floating alpha, MaskKey key, floating scale) noexcept:
+    """out <- f(x @ w + b) · mask: the GEMM, then the epilogue over row chunks."""
+    cdef Py_ssize_t n = x.shape[0], d = x.shape[1], m = w.shape[1], nch = n_chunks(n, m), per, c, lo
+    with nogil:
+        gemm(False, False, <int>n, <int>m, <int>d, <floating>1, &x[0, 0], <int>d, &w[0, 0], <int>m, <floating>0,
+             &out[0, 0], <int>m)
+        if nch == 1:
+            _forward_rows(code, out, b, alpha, key, scale, 0, n)
+            return
+        per = chunk_len(n, nch, 1)
+        for c in prange(nch, schedule='static', num_threads=team(nch)):
+            lo = min(n, c * per)
+            _forward_rows(code, out, b, alpha, key, scale, lo, min(n, lo + per))
+
+
+cdef void _backward(const floating[:, ::1] dout, const floating[:, ::1] x, const floating[:, ::1] w,
+                    const floating[:, ::1] out, floating[:, ::1] dz, double[:, ::1] partial, floating[:, ::1] dx,
+                    floating[:, ::1] dw, floating[::1] db, int code, floating alpha, floating keep_prob,
+                    MaskKey key, floating scale) noexcept:
+    """dz (and db) in one pass over row chunks, then dx = dz wᵀ and dw = xᵀ dz."""
+    cdef Py_ssize_t n = x.shape[0], d = x.shape[1], m = w.shape[1], nch = partial.shape[0], per, c, lo
+    cdef const floating *g = &dout[0, 0] if code == IDENTITY and key.all_kept else &dz[0, 0]
+    with nogil:
+        if nch == 1:
+            _backward_rows(code, dout, out, dz, &partial[0, 0], alpha, keep_prob, key, scale, 0, n)
+        else:
+            per = chunk_len(n, nch, 1)
+            for c in prange(nch, schedule='static', num_threads=team(nch)):
+                lo = min(n, c * per)
+                _backward_rows(code, dout, out, dz, &partial[c, 0], alpha, keep_prob, key, scale, lo, min(n, lo + per))
+        combine(&partial[0, 0], nch, m, &db[0])
+        gemm(False, True, <int>n, <int>d, <int>m, <floating>1, g, <int>m, &w[0, 0], <int>m, <floating>0, &dx[0, 0],
+             <int>d)
+        gemm(True, False, <int>d, <int>m, <int>n, <floating>1, &x[0, 0], <int>d, g, <int>m, <floating>0, &dw[0, 0],
+             <int>m)
+
+
+def _dense_forward(x, w, b, int code, double keep_prob, seed, stream, double alpha):
+    """Driver shared by affine_forward and dense_forward."""
+    out = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+    if out.size == 0:
+        return out
+    cdef MaskKey key = mask_key(keep_prob, seed, stream)
+    if x.dtype == np.float32:  # scale = dtype(1) / dtype(keep_prob), the reference's rounding
+        _forward[float](x, w, b, out, code, <float>alpha, key, (<float>1) / (<float>keep_prob))
+    else:
+        _forward[double](x, w, b, out, code, alpha, key, 1.0 / keep_prob)
+    return out
+
+
+def _dense_backward(dout, x, w, out, int code, double keep_prob, seed, stream, double alpha):
+    """Driver shared by affine_backward (out = dout, identity, no mask) and dense_backward."""
+    n, m = dout.shape
+    if m == 0:  # nothing flows back through a layer without outputs
+        return np.zeros_like(x), np.zeros_like(w), np.zeros(0, dtype=x.dtype)
+    cdef MaskKey key = mask_key(keep_prob, seed, stream)
+    # dz = dout exactly for an identity without dropout: then dz is an unused stand-in
+    dz = np.empty((1, m), dtype=x.dtype) if code == IDENTITY and key.all_kept else np.empty_like(dout)
+    partial = np.empty((n_chunks(n, m), m))
+    dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty(m, dtype=x.dtype)
+    if x.dtype == np.float32:
+        _backward[float](dout, x, w, out, dz, partial, dx, dw, db, code, <float>alpha, <float>keep_prob, key,
+                         (<float>1) / (<float>keep_prob))
+    else:
+        _backward[double](dout, x, w, out, dz, partial, dx, dw, db, code, alpha, keep_prob, key, 1.0 / keep_prob)
+    return dx, dw, db
+
+
+def affine_forward(x, w, b):
+    """y = x @ w + b."""
+    return _dense_forward(x, w, b, IDENTITY, 1.0, 0, 0, 0.0)
+
+
+def affine_backward(dy, x, w):
+    """Gradients of y = x @ w + b: dx = dy wᵀ, dw = xᵀ dy, db = Σ_rows dy."""
+    return _dense_backward(dy, x, w, dy, IDENTITY, 1.0, 0, 0, 0.0)
+
+
+def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01):
+    """out = f(x @ w + b) * mask, mask the inverted-dropout mask (all ones when keep_prob = 1)."""
+    return _dense_forward(x, w, b, CODES[activation], keep_prob, seed, stream, alpha)
+
+
+def dense_backward(dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01):
+    """Gradients (dx, dw, db) of dense_forward from its output; the dropout mask is regenerated."""
+    return _dense_backward(dout, x, w, out, CODES[activation], keep_prob, seed, stream, alpha)
