@@ -5,6 +5,7 @@ CIFAR-shaped step: 3072 → 512 → 512 → 10, ReLU, inverted dropout 0.5, soft
 PyTorch CPU (same thread count), scikit-learn (no dropout: it has none), and the GEMM floor.
 """
 
+import contextlib
 import os
 
 import numpy as np
@@ -34,6 +35,48 @@ def bench_step_fastmlp(benchmark, backend, n):
     net.train_step(X, y, sgd)  # compile and allocate workspaces outside the timing
     loss = benchmark(net.train_step, X, y, sgd)
     assert np.isfinite(loss)
+
+
+# Thread scaling in one run: each benchmark sets its own thread count (Numba, BLAS, PyTorch).
+THREADS = sorted({1, min(2, os.cpu_count() or 1)})
+
+
+@contextlib.contextmanager
+def _threads(n):
+    before = fastmlp.get_num_threads()
+    try:
+        fastmlp.set_num_threads(n)
+    except ValueError as exc:  # NUMBA_NUM_THREADS below n: this column cannot be measured here
+        pytest.skip(str(exc))
+    try:
+        yield
+    finally:
+        fastmlp.set_num_threads(before)
+
+
+@pytest.mark.parametrize("threads", THREADS)
+@pytest.mark.parametrize("impl", ["numba", "gemm-floor", "numpy-notes", "torch"])
+def bench_step_threads(benchmark, impl, threads):
+    """B=256 at 1 and at 2 threads, same run: 2 threads should be ≥ 1.7× faster than 1."""
+    benchmark.group = "train step threads B=256"
+    benchmark.extra_info.update(backend=f"{impl}@{threads}t", batch=256, threads=threads)
+    X, y = batch(256)
+    with _threads(threads):
+        if impl == "numba":
+            net = fastmlp.MLP(list(CIFAR_SIZES), keep_prob=KEEP, seed=0, backend="numba")
+            sgd = optim.SGD(LR, momentum=MU, weight_decay=L2)
+            fn, args = net.train_step, (X, y, sgd)
+        elif impl == "gemm-floor":
+            fn, args = GemmFloor(256).step, ()
+        elif impl == "numpy-notes":
+            fn, args = NotesMLP().step, (X, y)
+        else:
+            pytest.importorskip("torch")
+            step, torch = torch_step_fn()
+            torch.set_num_threads(threads)
+            fn, args = step, (torch.from_numpy(X), torch.from_numpy(y))
+        fn(*args)
+        benchmark(fn, *args)
 
 
 @pytest.mark.parametrize("n", BATCHES)

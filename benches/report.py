@@ -71,6 +71,41 @@ def text_table(groups: dict[str, dict[str, float]], baseline: str = "numpy") -> 
     return "\n".join(lines)
 
 
+# Issue 9's targets for the CIFAR-shaped step: (label, numerator column, denominator column, goal, ≥ or ≤).
+STEP_TARGETS = [
+    ("numba step / GEMM floor", "numba", "gemm-floor", 1.2, "<="),
+    ("PyTorch CPU / numba", "torch", "numba", 1.4, ">="),
+    ("notes' NumPy / numba", "numpy-notes", "numba", 1.5, ">="),
+    ("scikit-learn / numba", "sklearn", "numba", 2.0, ">="),
+    ("cython / numba", "cython", "numba", 1.3, "<="),
+]
+
+
+def step_summary(groups: dict[str, dict[str, float]]) -> str:
+    """The train-step ratios against their targets, one line each ("" without train-step groups)."""
+    lines = []
+    for group in sorted(g for g in groups if g.startswith("train step B=")):
+        times = groups[group]
+        n = int(group.rsplit("=", 1)[1])
+        for label, num, den, goal, sense in STEP_TARGETS:
+            if num in times and den in times:
+                r = times[num] / times[den]
+                if den == "gemm-floor" and n != 256:  # batch scaling: within 1.3x of the floor from 256 up
+                    if n < 256:
+                        lines.append(f"{group}: {label} = {r:.2f} (no target below B=256)")
+                        continue
+                    goal = 1.3
+                ok = r <= goal if sense == "<=" else r >= goal
+                lines.append(f"{group}: {label} = {r:.2f} (target {sense} {goal}: {'met' if ok else 'MISSED'})")
+    threads = groups.get("train step threads B=256", {})
+    for impl in ("numba", "gemm-floor", "numpy-notes", "torch"):
+        one, two = threads.get(f"{impl}@1t"), threads.get(f"{impl}@2t")
+        if one and two:
+            goal = " (target >= 1.7: " + ("met)" if one / two >= 1.7 else "MISSED)") if impl == "numba" else ""
+            lines.append(f"train step B=256: {impl} 1 thread / 2 threads = {one / two:.2f}{goal}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     """Command line: print the markdown table for a JSON file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -81,6 +116,9 @@ def main() -> None:
         machine = json.load(fh).get("machine_info", {})
     print(f"<!-- {machine.get('cpu', {}).get('brand_raw', '')}, Python {machine.get('python_version', '')} -->")
     print(table(args.json_file, args.baseline))
+    summary = step_summary(medians(args.json_file))
+    if summary:
+        print("\n" + summary)
 
 
 if __name__ == "__main__":

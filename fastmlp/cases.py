@@ -68,9 +68,20 @@ def _dense_fwd(activation: str, keep: float) -> Maker:
     return make
 
 
-def _dense_bwd(activation: str, keep: float) -> Maker:
+def _one_feature(activation: str, keep: float) -> Maker:
+    """dense_forward with x (N, 1), w (1, cols): the rank-1 product is one cheap pass, so the op's
+    time is its epilogue (bias, activation, dropout mask) — how benches isolate the fused epilogue."""
+
     def make(rng, n, cols, dt):
-        (x, w, b, *opts), _ = _dense_fwd(activation, keep)(rng, n, cols, dt)
+        x, w, b = _randn(rng, (n, 1), dt), _randn(rng, (1, cols), dt, 0.3), _randn(rng, (cols,), dt)
+        return (x, w, b, activation, keep, SEED, STREAM, 0.05), {}
+
+    return make
+
+
+def _dense_bwd(activation: str, keep: float, forward: Callable[[str, float], Maker] = _dense_fwd) -> Maker:
+    def make(rng, n, cols, dt):
+        (x, w, b, *opts), _ = forward(activation, keep)(rng, n, cols, dt)
         out = ref.dense_forward(x, w, b, *opts)
         return (_randn(rng, out.shape, dt), x, w, out, *opts), {}
 
@@ -264,6 +275,11 @@ CASES: tuple[Case, ...] = (
         )
         for a in ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
         for p in (1.0, 0.6)
+    ),
+    # the fused epilogues alone (one input feature: the GEMM is a rank-1 pass), at BENCH.md's sizes
+    Case("dense_forward[relu,p=0.5,D=1]", "dense_forward", _one_feature("relu", 0.5), hot=True, bench=HOT),
+    Case(
+        "dense_backward[relu,p=0.5,D=1]", "dense_backward", _dense_bwd("relu", 0.5, _one_feature), hot=True, bench=HOT
     ),
     Case("relu_forward", "relu_forward", _unary, hot=True, bench=HOT),
     Case("relu_backward", "relu_backward", _grad_from_output(ref.relu_forward), hot=True, bench=HOT),

@@ -84,6 +84,9 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(report.table(json_path, args.baseline))
     else:
         print(report.text_table(groups, args.baseline))
+    summary = report.step_summary(groups)
+    if summary:
+        print("\n" + summary)
     if args.plot:
         plot_ratios(groups, args.baseline, args.plot)
         print(f"speed-up chart written to {args.plot}")
