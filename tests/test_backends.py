@@ -12,7 +12,7 @@ import pytest
 import fastmlp
 from fastmlp import backends, ops
 from fastmlp.backends import BackendUnavailableError
-from fastmlp.cases import CASES
+from fastmlp.cases import BY_NAME, CASES, inputs
 from fastmlp.kernels import reference as ref
 
 OP_NAMES = backends.ops()
@@ -200,3 +200,35 @@ def test_warmup_runs_every_op(name):
     spent = fastmlp.warmup(name, dtypes=("float32",))
     assert set(spent) == set(OP_NAMES)
     assert all(t >= 0 for t in spent.values())
+
+
+SERIAL_OR_PARALLEL = [
+    "dense_backward[relu,p=0.6]",
+    "softmax_cross_entropy",
+    "dropout_mask",
+    "batchnorm_backward[train]",
+    "adam_update",
+    "max_norm_",
+    "prelu_backward",
+]
+
+
+@pytest.mark.jit_only
+@pytest.mark.parametrize("name", SERIAL_OR_PARALLEL)
+def test_numba_chunks_give_the_same_bits_serially_or_in_parallel(name):
+    """Right after a BLAS call the numba kernels run their chunks on the calling thread (BLAS_QUIET_S in
+    kernels/numba_cpu/_common.py); the chunks are the same, so every bit of every output is too."""
+    from fastmlp.kernels.numba_cpu import _common
+
+    case = BY_NAME[name]
+    results = []
+    for recent_blas in (False, True):
+        args, kwargs = inputs(case, 300, 301, "float32")  # ~90k elements: several chunks
+        _common._last_blas[0] = _common.time.perf_counter() if recent_blas else -1e300
+        out = getattr(ops, case.op)(*args, backend="numba", **kwargs)
+        arrays = [args[i] for i in case.inplace] if out is None else list(out) if isinstance(out, tuple) else [out]
+        results.append([np.asarray(a) for a in arrays if a is not None and not isinstance(a, (bool, str))])
+    _common._last_blas[0] = -1e300
+    assert len(results[0]) == len(results[1]) > 0
+    for par, ser in zip(*results):
+        np.testing.assert_array_equal(par, ser)

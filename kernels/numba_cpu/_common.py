@@ -4,6 +4,10 @@ Everything tunable lives here (house rule 7). Timings quoted are best-of or medi
 machine (AMD EPYC, OpenMP threading layer), float32 unless said otherwise.
 """
 
+import time
+import types as types_
+from functools import wraps
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -39,6 +43,44 @@ MAX_CHUNKS = 64
 # separate arrays (14 ms per 16M words vs 55 ms when stored interleaved), so words are staged
 # per word index, then interleaved into flat order; chunk bounds are multiples of SEG.
 SEG = 2048
+
+
+# OpenBLAS's worker threads keep spinning for ~0.1 s (2^28 cycles) after each multi-threaded call
+# before they sleep, and libgomp's (Numba's OpenMP layer) spin after each parallel region. A parallel
+# region started while BLAS workers spin fights them for the cores, and its spinning workers then slow
+# the next GEMM: on 2 cores the CIFAR step (B=256) took 64 ms with parallel epilogues against 16.0 ms
+# with the same chunks run on the calling thread (GEMM floor 12.8 ms, same run). So within
+# BLAS_QUIET_S of a BLAS call made by this backend, chunked kernels run their chunks serially — the
+# same chunks, so the same bits. Standalone elementwise ops (no GEMM nearby) still use every thread.
+BLAS_QUIET_S = 0.25
+_last_blas = [-1e300]
+
+
+def blas_called():
+    """Record that this backend just ran a (possibly multi-threaded) BLAS call."""
+    _last_blas[0] = time.perf_counter()
+
+
+def parallel_kernel(fn):
+    """A prange-over-chunks wrapper, called from Python drivers, compiled twice: ``parallel=True``,
+    and plain (prange is range there) for use within BLAS_QUIET_S of a BLAS call. The plain copy,
+    not the parallel one at one thread: a one-thread parallel launch still cost ~3 ms per step."""
+    parallel = njit(cache=True, parallel=True, error_model=ERROR_MODEL)(fn)
+    # a separate function object with its own name: Numba's cache is keyed by qualified name and
+    # signature, not by the parallel flag, so one name for both copies would mix them up on disk
+    copy = types_.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = fn.__qualname__ + "_serial"
+    copy.__module__ = fn.__module__
+    serial = njit(cache=True, error_model=ERROR_MODEL)(copy)
+
+    @wraps(fn)
+    def run(*args):
+        if time.perf_counter() - _last_blas[0] < BLAS_QUIET_S:
+            return serial(*args)
+        return parallel(*args)
+
+    run.parallel, run.serial = parallel, serial  # type: ignore[attr-defined]
+    return run
 
 
 def n_chunks(n_items, items_per_row=1):

@@ -8,7 +8,7 @@ atomics, and the same bits for any thread count.
 import numpy as np
 from numba import njit, prange
 
-from ._common import ERROR_MODEL, n_chunks, span
+from ._common import ERROR_MODEL, n_chunks, parallel_kernel, span
 from ._scratch import scratch
 
 
@@ -21,7 +21,7 @@ def _bias_rows(y, b, lo, hi):
             row[j] = row[j] + b[j]
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _bias_parallel(y, b, nch):
     """_bias_rows over nch row chunks in parallel."""
     for c in prange(nch):
@@ -39,7 +39,7 @@ def _colsum_rows(a, acc, lo, hi):
             acc[j] += row[j]
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _colsum_parallel(a, partial, nch):
     """partial (nch, M) <- per-chunk column sums of a, in parallel."""
     for c in prange(nch):

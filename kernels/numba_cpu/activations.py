@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._common import ERROR_MODEL, EXP_FASTMATH, exp_neg, expm1_neg, like, n_chunks, span
+from ._common import ERROR_MODEL, EXP_FASTMATH, exp_neg, expm1_neg, like, n_chunks, parallel_kernel, span
 
 IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = range(5)
 CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID, "tanh": TANH}
@@ -106,7 +106,7 @@ def grad_segment(code, g, a, out, alpha):
             out[j] = g[j] * one
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _unary_kernel(code, x, out, alpha, nch):
     """out (n,) <- f(x) elementwise."""
     n = x.shape[0]
@@ -140,7 +140,7 @@ def _binary_segment(code, dy, v, out, alpha):
             out[j] = dy[j] * (one - v[j] * v[j])
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _binary_kernel(code, dy, v, out, alpha, nch):
     """out (n,) <- dx from dy and the saved forward value v."""
     n = dy.shape[0]
@@ -233,7 +233,7 @@ def _prelu_rows(dy, x, alpha, out, acc, lo, hi):
                 acc[j] += d * v if neg else 0.0
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _prelu_parallel(dy, x, alpha, out, partial, nch):
     """_prelu_rows over nch row chunks in parallel."""
     for c in prange(nch):
@@ -295,7 +295,7 @@ def _unmaxout_rows(dy, idx, k, dz, lo, hi):
             zr[j * k + ir[j]] = dr[j]
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _maxout_parallel(z, k, y, idx, nch):
     """_maxout_rows over nch row chunks in parallel."""
     for c in prange(nch):
@@ -303,7 +303,7 @@ def _maxout_parallel(z, k, y, idx, nch):
         _maxout_rows(z, k, y, idx, lo, hi)
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _unmaxout_parallel(dy, idx, k, dz, nch):
     """_unmaxout_rows over nch row chunks in parallel."""
     for c in prange(nch):
@@ -347,7 +347,7 @@ def _fired_rows(h, acc, lo, hi):
                 acc[j] = 1
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _fired_parallel(h, partial, nch):
     """_fired_rows over nch row chunks in parallel."""
     for c in prange(nch):

@@ -10,7 +10,7 @@ segment (activation, mask) cost one trip to memory. Batch = rows: x (N, D), w (D
 import numpy as np
 from numba import njit, prange
 
-from ._common import ERROR_MODEL, SEG, like, n_chunks, span
+from ._common import ERROR_MODEL, SEG, blas_called, like, n_chunks, parallel_kernel, span
 from ._rowops import bias_add, col_sums, combine
 from ._scratch import scratch
 from .activations import CODES, act_segment, grad_segment
@@ -40,7 +40,7 @@ def _forward_rows(code, masked, out, b_tiled, alpha, keep_prob, thr, k0, k1, str
                 seg[j] = seg[j] * (scale if np.uint64(w[j]) < thr else zero)
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _forward_parallel(code, masked, out, b_tiled, alpha, keep_prob, thr, k0, k1, stream, stages, words, nch):
     """_forward_rows over nch row chunks in parallel."""
     for c in prange(nch):
@@ -86,7 +86,7 @@ def _backward_rows(code, masked, dout, out, dz, acc, alpha, keep_prob, thr, k0, 
             acc[j] += row[j]
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _backward_parallel(
     code, masked, dout, out, dz, partial, alpha, keep_prob, thr, k0, k1, stream, stages, words, tmp, nch
 ):
@@ -127,6 +127,7 @@ def affine_forward(x, w, b, out=None):
     """y = x @ w + b (into ``out`` when given)."""
     y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype) if out is None else out
     np.dot(x, w, out=y)
+    blas_called()
     return bias_add(y, b)
 
 
@@ -138,6 +139,7 @@ def _weight_grads(dz, x, w, need_dx, grads):
         np.dot(dz, w.T, out=dx)
     dw = np.empty_like(w) if grads is None else grads[1]
     np.dot(x.T, dz, out=dw)
+    blas_called()
     return dx, dw
 
 
@@ -163,6 +165,7 @@ def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, a
     if out is None:
         out = np.empty((n, m), dtype=x.dtype)
     np.dot(x, w, out=out)
+    blas_called()
     nch = n_chunks(n, m)
     masked, thr, k0, k1, stream, stages, words = _rng_args(keep_prob, seed, stream, nch)
     b_tiled = _tiled(b, min(n * m, SEG) + m)  # repeats b: b_tiled[k] = b[k % m]

@@ -7,7 +7,7 @@ elements at a time into an L1-resident scratch and applies them straight away.
 import numpy as np
 from numba import njit, prange
 
-from ._common import ERROR_MODEL, SEG, like, n_chunks, span
+from ._common import ERROR_MODEL, SEG, blas_called, like, n_chunks, parallel_kernel, span
 from ._rowops import bias_add, col_sums
 from .rng import fill_words, keep_threshold, word_scratch
 
@@ -32,7 +32,7 @@ def _mask_range(x, out, keep_prob, thr, k0, k1, stream, stage, words, lo, hi):
                 os[j] = xs[j] * (scale if np.uint64(w[j]) < thr else zero)
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _mask_parallel(x, out, keep_prob, thr, k0, k1, stream, stages, words, nch):
     """_mask_range over nch chunks (starts aligned to SEG) in parallel."""
     for c in prange(nch):
@@ -76,6 +76,7 @@ def dropconnect_forward(x, w, b, keep_prob, seed, stream=0):
     wm = _masked(w, np.empty_like(w), keep_prob, seed, stream)
     y = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
     np.dot(x, wm, out=y)
+    blas_called()
     return bias_add(y, b)
 
 
@@ -86,5 +87,6 @@ def dropconnect_backward(dy, x, w, keep_prob, seed, stream=0):
     np.dot(dy, wm.T, out=dx)
     dw = np.empty_like(w)
     np.dot(x.T, dy, out=dw)
+    blas_called()
     _masked(dw, dw, keep_prob, seed, stream)  # in place: the GEMM result times the same mask
     return dx, dw, col_sums(dy)

@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._common import ERROR_MODEL, EXP_FASTMATH, FASTMATH, exp_neg, like, n_chunks, span
+from ._common import ERROR_MODEL, EXP_FASTMATH, FASTMATH, exp_neg, like, n_chunks, parallel_kernel, span
 from ._scratch import scratch
 
 
@@ -96,7 +96,7 @@ def _softmax_rows(scores, y, d, n, lo, hi):
     return loss
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _softmax_parallel(scores, y, d, n, partial, nch):
     """_softmax_rows over nch row chunks in parallel, losses into partial (nch,)."""
     for c in prange(nch):
@@ -136,7 +136,7 @@ def _svm_rows(scores, y, d, margin, squared, n, lo, hi):
     return loss
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _svm_parallel(scores, y, d, margin, squared, n, partial, nch):
     """_svm_rows over nch row chunks in parallel, losses into partial (nch,)."""
     for c in prange(nch):
@@ -203,7 +203,7 @@ def _pointwise(code, f, t, d, n, lo, hi):
     return loss
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _pointwise_parallel(code, f, t, d, n, partial, nch):
     """_pointwise over nch flat chunks in parallel, losses into partial (nch,)."""
     for c in prange(nch):

@@ -10,7 +10,7 @@ The (D,) steps (running statistics, inv_std) round exactly as the reference's Nu
 import numpy as np
 from numba import njit, prange
 
-from ._common import ERROR_MODEL, like, n_chunks, span
+from ._common import ERROR_MODEL, like, n_chunks, parallel_kernel, span
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
@@ -32,7 +32,7 @@ def _stats_rows(x, mean, m2, lo, hi):
             m2[j] += dv * dv
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _stats_parallel(x, means, m2s, nch):
     """_stats_rows over nch row chunks in parallel."""
     for c in prange(nch):
@@ -50,7 +50,7 @@ def _apply_rows(x, mean, inv_std, gamma, beta, y, lo, hi):
             yr[j] = gamma[j] * ((xr[j] - mean[j]) * inv_std[j]) + beta[j]
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _apply_parallel(x, mean, inv_std, gamma, beta, y, nch):
     """_apply_rows over nch row chunks in parallel."""
     for c in prange(nch):
@@ -92,7 +92,7 @@ def _dx_rows(dy, x, mean, inv_std, gamma, c1, c2, scale, n, training, dx, lo, hi
                 out[j] = dr[j] * gamma[j] * inv_std[j]
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _backward_parallel(dy, x, mean, inv_std, gamma, partial, c1, c2, scale, n, training, dx, sums, nch):
     """sums=True: _grad_sums_rows into partial (nch, 4, D); else _dx_rows, over nch row chunks."""
     for c in prange(nch):

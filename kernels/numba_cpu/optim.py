@@ -10,7 +10,7 @@ update of a 1.5M-float W at 0.44 ms against 8-12 ms.
 import numpy as np
 from numba import njit, prange
 
-from ._common import ERROR_MODEL, like, n_chunks, span
+from ._common import ERROR_MODEL, like, n_chunks, parallel_kernel, span
 
 SGD, MOMENTUM, NESTEROV, ADAM, RMSPROP, ADAGRAD = range(6)
 
@@ -71,7 +71,7 @@ def _update(code, w, dw, s1, s2, wd, lr, h1, h2, h3, h4, h5, h6, eps, lo, hi):
             ws[j] = ws[j] - lr * g / (np.sqrt(c) + eps)
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _update_parallel(code, w, dw, s1, s2, wd, lr, h1, h2, h3, h4, h5, h6, eps, nch):
     """_update over nch flat chunks in parallel."""
     for c in prange(nch):
@@ -142,7 +142,7 @@ def _scale_rows(w, scale, lo, hi):
             row[j] = row[j] * scale[j]
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _max_norm_parallel(w, partial, scale, sums, nch):
     """sums=True: _sumsq_rows into partial (nch, M); else _scale_rows; over nch row chunks."""
     for c in prange(nch):

@@ -8,7 +8,7 @@ exactly as ``kernels/reference/rng.py``: same seed, same bits, on any thread cou
 import numpy as np
 from numba import njit, prange
 
-from ._common import ERROR_MODEL, SEG, n_chunks, span
+from ._common import ERROR_MODEL, SEG, n_chunks, parallel_kernel, span
 from ._scratch import scratch
 
 PHILOX_M0 = np.uint64(0xD2511F53)
@@ -101,7 +101,7 @@ def _bits_range(out, k0, k1, stream, stage, words, lo, hi):
             seg[j] = w[j]
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _bits_parallel(out, k0, k1, stream, stages, words, nch):
     """_bits_range over nch chunks (starts aligned to SEG) in parallel."""
     for c in prange(nch):

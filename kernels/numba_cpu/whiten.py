@@ -10,7 +10,7 @@ import numpy as np
 import scipy.linalg
 from numba import njit, prange
 
-from ._common import ERROR_MODEL, like, n_chunks, span
+from ._common import ERROR_MODEL, blas_called, like, n_chunks, parallel_kernel, span
 from ._rowops import col_sums
 
 # Block rows of the covariance's upper triangle: flops = (1/2 + B/(2D)) of a full GEMM, so small
@@ -33,7 +33,7 @@ def _centre_rows(x, mean, xc, lo, hi):
             cr[j] = xr[j] - mean[j]
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _centre_parallel(x, mean, xc, nch):
     """_centre_rows over nch row chunks in parallel."""
     for c in prange(nch):
@@ -69,7 +69,7 @@ def _mirror_tiles(cov, n, tile, first, step):
                         cov[j, i] = cov[i, j]
 
 
-@njit(cache=True, parallel=True, error_model=ERROR_MODEL)
+@parallel_kernel
 def _mirror_parallel(cov, n, tile, nch):
     """_mirror_tiles with tile rows dealt round-robin to nch chunks, in parallel."""
     for c in prange(nch):
@@ -90,6 +90,7 @@ def covariance(X):
     for i0 in range(0, d, COV_BLOCK):
         i1 = min(d, i0 + COV_BLOCK)
         np.matmul(Xc[:, i0:i1].T, Xc[:, i0:], out=cov[i0:i1, i0:])
+    blas_called()
     nch = min((d + MIRROR_TILE - 1) // MIRROR_TILE, n_chunks(d, d))
     if nch == 1:
         _mirror_tiles(cov, n, MIRROR_TILE, 0, 1)
