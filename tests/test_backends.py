@@ -203,32 +203,30 @@ def test_warmup_runs_every_op(name):
 
 
 SERIAL_OR_PARALLEL = [
-    "dense_backward[relu,p=0.6]",
-    "softmax_cross_entropy",
-    "dropout_mask",
-    "batchnorm_backward[train]",
-    "adam_update",
-    "max_norm_",
-    "prelu_backward",
+    *("dense_backward[relu,p=0.6]", "softmax_cross_entropy", "dropout_mask", "batchnorm_backward[train]"),
+    *("adam_update", "max_norm_", "prelu_backward", "svm_loss[squared]", "relu_forward"),
 ]
 
 
 @pytest.mark.jit_only
+@pytest.mark.parametrize("backend", [n for n in ("numba", "cython") if backends.is_available(n)])
 @pytest.mark.parametrize("name", SERIAL_OR_PARALLEL)
-def test_numba_chunks_give_the_same_bits_serially_or_in_parallel(name):
-    """Right after a BLAS call the numba kernels run their chunks on the calling thread (BLAS_QUIET_S in
-    kernels/numba_cpu/_common.py); the chunks are the same, so every bit of every output is too."""
-    from fastmlp.kernels.numba_cpu import _common
+def test_chunks_give_the_same_bits_serially_or_in_parallel(name, backend):
+    """Right after a BLAS call the numba and cython kernels run their chunks on the calling thread
+    (kernels/_blas_clock.py); the chunks are the same, so every bit of every output is too."""
+    from fastmlp.kernels import _blas_clock
 
     case = BY_NAME[name]
+    if backends.kernel(case.op, backend) is backends.kernel(case.op, "numpy"):
+        pytest.skip(f"{case.op} is not native on {backend}")
     results = []
     for recent_blas in (False, True):
         args, kwargs = inputs(case, 300, 301, "float32")  # ~90k elements: several chunks
-        _common._last_blas[0] = _common.time.perf_counter() if recent_blas else -1e300
-        out = getattr(ops, case.op)(*args, backend="numba", **kwargs)
+        _blas_clock.called() if recent_blas else _blas_clock.forget()
+        out = getattr(ops, case.op)(*args, backend=backend, **kwargs)
         arrays = [args[i] for i in case.inplace] if out is None else list(out) if isinstance(out, tuple) else [out]
         results.append([np.asarray(a) for a in arrays if a is not None and not isinstance(a, (bool, str))])
-    _common._last_blas[0] = -1e300
+    _blas_clock.forget()
     assert len(results[0]) == len(results[1]) > 0
     for par, ser in zip(*results):
         np.testing.assert_array_equal(par, ser)

@@ -14,7 +14,10 @@ loops give the same bits on any number of threads. The compute-bound C loops car
 picked at run time (``_simd.h``); ``FASTMLP_CYTHON_NO_AVX2=1`` forces the baseline ones.
 """
 
+import functools
 import importlib
+
+from .. import _blas_clock
 
 _MODULES = ("activations", "dense", "dropout", "losses", "optim", "rng", "whiten")
 _BUILD_HINT = (
@@ -41,6 +44,42 @@ def _load():
 
 _compiled, UNAVAILABLE_REASON = _load()
 
+# ops whose drivers call BLAS/LAPACK (through scipy's OpenBLAS) themselves
+_CALLS_BLAS = frozenset(
+    {"affine_forward", "affine_backward", "dense_forward", "dense_backward", "covariance", "whitening_matrix"}
+)
+
+
+def _serial_near_blas(fn, calls_blas):
+    """fn with its OpenMP loops on the calling thread while BLAS workers may spin (kernels/_blas_clock.py:
+    the CIFAR step at 2 threads went from 64 ms to ~17 ms); same chunks, same bits."""
+    from .rng import _openmp_threads, _set_openmp_threads
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        threads = _openmp_threads()[1] if _blas_clock.recent() else 1
+        if threads > 1:
+            _set_openmp_threads(1)
+            try:
+                result = fn(*args, **kwargs)
+            finally:
+                _set_openmp_threads(threads)
+        else:
+            result = fn(*args, **kwargs)
+        if calls_blas:
+            _blas_clock.called()
+        return result
+
+    return run
+
+
+def _guard_blas_neighbours():
+    """Wrap every exported op of this package in _serial_near_blas."""
+    names = [n for n, v in globals().items() if getattr(v, "__module__", "").startswith(__name__ + ".")]
+    for name in names:
+        globals()[name] = _serial_near_blas(globals()[name], name in _CALLS_BLAS)
+
+
 if not UNAVAILABLE_REASON:
     from .activations import (
         leaky_relu_backward,
@@ -56,5 +95,7 @@ if not UNAVAILABLE_REASON:
     from .optim import adagrad_update, adam_update, momentum_update, rmsprop_update, sgd_update
     from .rng import random_bits
     from .whiten import covariance, whitening_matrix
+
+    _guard_blas_neighbours()
 
 del _compiled

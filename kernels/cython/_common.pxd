@@ -18,6 +18,7 @@ cdef extern from "_fastmlp.h" nogil:
         FM_SEG
         FM_WORDS
     int fm_max_threads()
+    void fm_set_max_threads(int n)
     int fm_have_openmp()
     int fm_fill_words(uint32_t *words, int64_t e_lo, int64_t length, uint32_t stream, uint32_t k0, uint32_t k1)
     int fm_has_avx2()

@@ -83,6 +83,15 @@ static inline int fm_max_threads(void) {
 #endif
 }
 
+/* Sets the calling thread's nthreads-var (what fm_max_threads then returns). No-op without OpenMP. */
+static inline void fm_set_max_threads(int n) {
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
 static inline int fm_have_openmp(void) {
 #ifdef _OPENMP
     return 1;

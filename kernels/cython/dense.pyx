@@ -144,8 +144,8 @@ cdef void _forward(const floating[:, ::1] x, const floating[:, ::1] w, const flo
 cdef void _backward(const floating[:, ::1] dout, const floating[:, ::1] x, const floating[:, ::1] w,
                     const floating[:, ::1] out, floating[:, ::1] dz, double[:, ::1] partial, floating[:, ::1] dx,
                     floating[:, ::1] dw, floating[::1] db, int code, floating alpha, floating keep_prob,
-                    MaskKey key, floating scale) noexcept:
-    """dz (and db) in one pass over row chunks, then dx = dz wᵀ and dw = xᵀ dz."""
+                    MaskKey key, floating scale, bint need_dx) noexcept:
+    """dz (and db) in one pass over row chunks, then dx = dz wᵀ (if need_dx) and dw = xᵀ dz."""
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], m = w.shape[1], nch = partial.shape[0], per, c, lo
     cdef const floating *g = &dout[0, 0] if code == IDENTITY and key.all_kept else &dz[0, 0]
     with nogil:
@@ -157,15 +157,17 @@ cdef void _backward(const floating[:, ::1] dout, const floating[:, ::1] x, const
                 lo = min(n, c * per)
                 _backward_rows(code, dout, out, dz, &partial[c, 0], alpha, keep_prob, key, scale, lo, min(n, lo + per))
         combine(&partial[0, 0], nch, m, &db[0])
-        gemm(False, True, <int>n, <int>d, <int>m, <floating>1, g, <int>m, &w[0, 0], <int>m, <floating>0, &dx[0, 0],
-             <int>d)
+        if need_dx:
+            gemm(False, True, <int>n, <int>d, <int>m, <floating>1, g, <int>m, &w[0, 0], <int>m, <floating>0,
+                 &dx[0, 0], <int>d)
         gemm(True, False, <int>d, <int>m, <int>n, <floating>1, &x[0, 0], <int>d, g, <int>m, <floating>0, &dw[0, 0],
              <int>m)
 
 
-def _dense_forward(x, w, b, int code, double keep_prob, seed, stream, double alpha):
-    """Driver shared by affine_forward and dense_forward."""
-    out = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+def _dense_forward(x, w, b, int code, double keep_prob, seed, stream, double alpha, out):
+    """Driver shared by affine_forward and dense_forward; writes into ``out`` when given."""
+    if out is None:
+        out = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
     if out.size == 0:
         return out
     cdef MaskKey key = mask_key(keep_prob, seed, stream)
@@ -176,39 +178,55 @@ def _dense_forward(x, w, b, int code, double keep_prob, seed, stream, double alp
     return out
 
 
-def _dense_backward(dout, x, w, out, int code, double keep_prob, seed, stream, double alpha):
-    """Driver shared by affine_backward (out = dout, identity, no mask) and dense_backward."""
+def _dense_backward(dout, x, w, out, int code, double keep_prob, seed, stream, double alpha, bint need_dx, grads):
+    """Driver shared by affine_backward (out = dout, identity, no mask) and dense_backward.
+
+    dx is None unless ``need_dx`` (its GEMM is skipped); ``grads`` = (dx, dw, db) buffers to write into.
+    """
     n, m = dout.shape
+    if grads is None:
+        dx, dw, db = (np.empty_like(x) if need_dx else None), np.empty_like(w), np.empty(m, dtype=x.dtype)
+    else:
+        dx, dw, db = grads
     if m == 0:  # nothing flows back through a layer without outputs
-        return np.zeros_like(x), np.zeros_like(w), np.zeros(0, dtype=x.dtype)
+        if need_dx:
+            dx[...] = 0
+        dw[...] = 0
+        return (dx if need_dx else None), dw, db
     cdef MaskKey key = mask_key(keep_prob, seed, stream)
     # dz = dout exactly for an identity without dropout: then dz is an unused stand-in
     dz = np.empty((1, m), dtype=x.dtype) if code == IDENTITY and key.all_kept else np.empty_like(dout)
     partial = np.empty((n_chunks(n, m), m))
-    dx, dw, db = np.empty_like(x), np.empty_like(w), np.empty(m, dtype=x.dtype)
+    dx_buf = dx if need_dx else np.empty((1, 1), dtype=x.dtype)  # unused stand-in when dx is not wanted
     if x.dtype == np.float32:
-        _backward[float](dout, x, w, out, dz, partial, dx, dw, db, code, <float>alpha, <float>keep_prob, key,
-                         (<float>1) / (<float>keep_prob))
+        _backward[float](dout, x, w, out, dz, partial, dx_buf, dw, db, code, <float>alpha, <float>keep_prob, key,
+                         (<float>1) / (<float>keep_prob), need_dx)
     else:
-        _backward[double](dout, x, w, out, dz, partial, dx, dw, db, code, alpha, keep_prob, key, 1.0 / keep_prob)
-    return dx, dw, db
+        _backward[double](dout, x, w, out, dz, partial, dx_buf, dw, db, code, alpha, keep_prob, key, 1.0 / keep_prob,
+                          need_dx)
+    return (dx if need_dx else None), dw, db
 
 
-def affine_forward(x, w, b):
-    """y = x @ w + b."""
-    return _dense_forward(x, w, b, IDENTITY, 1.0, 0, 0, 0.0)
+def affine_forward(x, w, b, out=None):
+    """y = x @ w + b (written into ``out`` when given)."""
+    return _dense_forward(x, w, b, IDENTITY, 1.0, 0, 0, 0.0, out)
 
 
-def affine_backward(dy, x, w):
-    """Gradients of y = x @ w + b: dx = dy wᵀ, dw = xᵀ dy, db = Σ_rows dy."""
-    return _dense_backward(dy, x, w, dy, IDENTITY, 1.0, 0, 0, 0.0)
+def affine_backward(dy, x, w, need_dx=True, grads=None):
+    """Gradients of y = x @ w + b: dx = dy wᵀ (None unless need_dx), dw = xᵀ dy, db = Σ_rows dy."""
+    return _dense_backward(dy, x, w, dy, IDENTITY, 1.0, 0, 0, 0.0, need_dx, grads)
 
 
-def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01):
+def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, out=None):
     """out = f(x @ w + b) * mask, mask the inverted-dropout mask (all ones when keep_prob = 1)."""
-    return _dense_forward(x, w, b, CODES[activation], keep_prob, seed, stream, alpha)
+    return _dense_forward(x, w, b, CODES[activation], keep_prob, seed, stream, alpha, out)
 
 
-def dense_backward(dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01):
-    """Gradients (dx, dw, db) of dense_forward from its output; the dropout mask is regenerated."""
-    return _dense_backward(dout, x, w, out, CODES[activation], keep_prob, seed, stream, alpha)
+def dense_backward(
+    dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, need_dx=True, grads=None
+):
+    """Gradients (dx, dw, db) of dense_forward from its output; the dropout mask is regenerated.
+
+    dx is None unless ``need_dx``; ``grads`` = (dx, dw, db) buffers to write into.
+    """
+    return _dense_backward(dout, x, w, out, CODES[activation], keep_prob, seed, stream, alpha, need_dx, grads)

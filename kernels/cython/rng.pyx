@@ -12,7 +12,8 @@ from cython.parallel cimport prange
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy
 
-from _common cimport FM_SEG, FM_WORDS, chunk_len, fm_fill_words, fm_have_openmp, fm_max_threads, n_chunks, team
+from _common cimport (FM_SEG, FM_WORDS, chunk_len, fm_fill_words, fm_have_openmp, fm_max_threads, fm_set_max_threads,
+                      n_chunks, team)
 
 
 cdef void _bits_range(uint32_t *out, Py_ssize_t lo, Py_ssize_t hi, uint32_t stream, uint32_t k0,
@@ -54,3 +55,8 @@ def random_bits(shape, seed, stream=0):
 def _openmp_threads():
     """(built with OpenMP, threads a parallel loop of this thread would use now): for tests and info."""
     return bool(fm_have_openmp()), fm_max_threads()
+
+
+def _set_openmp_threads(int n):
+    """Set this thread's OpenMP limit (the parallel loops' team size), as omp_set_num_threads does."""
+    fm_set_max_threads(n)

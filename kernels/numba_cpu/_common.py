@@ -4,7 +4,6 @@ Everything tunable lives here (house rule 7). Timings quoted are best-of or medi
 machine (AMD EPYC, OpenMP threading layer), float32 unless said otherwise.
 """
 
-import time
 import types as types_
 from functools import wraps
 
@@ -12,6 +11,8 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
+
+from .. import _blas_clock
 
 # The safe fast-math subset: no nnan/ninf (softmax's max-shift and the logs rely on infinities).
 # Used only by reductions, where "reassoc" is what lets LLVM vectorise a sum; elementwise kernels
@@ -45,25 +46,14 @@ MAX_CHUNKS = 64
 SEG = 2048
 
 
-# OpenBLAS's worker threads keep spinning for ~0.1 s (2^28 cycles) after each multi-threaded call
-# before they sleep, and libgomp's (Numba's OpenMP layer) spin after each parallel region. A parallel
-# region started while BLAS workers spin fights them for the cores, and its spinning workers then slow
-# the next GEMM: on 2 cores the CIFAR step (B=256) took 64 ms with parallel epilogues against 16.0 ms
-# with the same chunks run on the calling thread (GEMM floor 12.8 ms, same run). So within
-# BLAS_QUIET_S of a BLAS call made by this backend, chunked kernels run their chunks serially — the
-# same chunks, so the same bits. Standalone elementwise ops (no GEMM nearby) still use every thread.
-BLAS_QUIET_S = 0.25
-_last_blas = [-1e300]
-
-
-def blas_called():
-    """Record that this backend just ran a (possibly multi-threaded) BLAS call."""
-    _last_blas[0] = time.perf_counter()
+# Within _blas_clock.QUIET_S of a BLAS call (OpenBLAS's workers still spinning) chunked kernels
+# run their chunks on the calling thread: see kernels/_blas_clock.py for why and what it measured.
+blas_called = _blas_clock.called
 
 
 def parallel_kernel(fn):
     """A prange-over-chunks wrapper, called from Python drivers, compiled twice: ``parallel=True``,
-    and plain (prange is range there) for use within BLAS_QUIET_S of a BLAS call. The plain copy,
+    and plain (prange is range there) for use within _blas_clock.QUIET_S of a BLAS call. The plain copy,
     not the parallel one at one thread: a one-thread parallel launch still cost ~3 ms per step."""
     parallel = njit(cache=True, parallel=True, error_model=ERROR_MODEL)(fn)
     # a separate function object with its own name: Numba's cache is keyed by qualified name and
@@ -75,7 +65,7 @@ def parallel_kernel(fn):
 
     @wraps(fn)
     def run(*args):
-        if time.perf_counter() - _last_blas[0] < BLAS_QUIET_S:
+        if _blas_clock.recent():
             return serial(*args)
         return parallel(*args)
 
