@@ -308,7 +308,7 @@ CASES: tuple[Case, ...] = (
         "softmax_cross_entropy",
         _labels,
         hot=True,
-        bench=((256, 10), (256, 1000), (4096, 1000)),
+        bench=((256, 10), (256, 512), (256, 1000), (4096, 1000), (4096, 4096)),
     ),
     Case("svm_loss[hinge]", "svm_loss", _svm(False), bench=((256, 10), (256, 1000))),
     Case("svm_loss[squared]", "svm_loss", _svm(True)),
