@@ -103,10 +103,16 @@ def finite(x: np.ndarray, name: str) -> None:
         if bad:
             raise ValueError(f"{name} contains NaN or Inf ({bad} entries)")
         return
-    # summing in the array's own dtype needs no conversion buffer (a float64 sum of float32 data
-    # allocates one); if a huge but finite float32 sum overflows, the exact scan below decides
+    # NaN/Inf anywhere make Σx² NaN/Inf. For contiguous float arrays BLAS dot computes it (256 x
+    # 3072 float32: 79 us against 231 us for x.sum(), a training step's batch check); otherwise a
+    # sum in the array's own dtype (no conversion buffer). If a huge but finite value overflows
+    # either, the exact scan below decides.
     with np.errstate(over="ignore", invalid="ignore"):
-        total = x.sum()
+        if x.dtype.char in "fd" and x.flags.c_contiguous and x.size:
+            flat = x.reshape(-1)
+            total = np.dot(flat, flat)
+        else:
+            total = x.sum()
     if math.isfinite(total):
         return
     bad = ~np.isfinite(x)
