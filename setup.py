@@ -10,17 +10,23 @@ import tempfile
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-PACKAGES = {
-    "fastmlp": "fastmlp",
-    "fastmlp.ops": "fastmlp/ops",
-    "fastmlp.compat": "fastmlp/compat",
-    "fastmlp.kernels": "kernels",
-    "fastmlp.kernels.reference": "kernels/reference",
-    "fastmlp.kernels.numba_cpu": "kernels/numba_cpu",
-    "fastmlp.kernels.cython": "kernels/cython",
-    "fastmlp.kernels.cuda": "kernels/cuda",
-}
-PACKAGES = {name: path for name, path in PACKAGES.items() if os.path.isdir(path)}
+
+def packages(root, name):
+    """Every package under ``root`` (a directory with __init__.py), as import name -> directory.
+
+    Found by walking, not listed: a hand-kept list once missed fastmlp.layers and fastmlp.cli,
+    which an editable install hides (tests/test_packaging.py builds the package list to check)."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
+        if "__init__.py" in filenames:
+            rel = os.path.relpath(dirpath, root)
+            found[name if rel == "." else name + "." + rel.replace(os.sep, ".")] = dirpath.replace(os.sep, "/")
+    return found
+
+
+# the API package, and kernels/ installed as fastmlp.kernels
+PACKAGES = {**packages("fastmlp", "fastmlp"), **packages("kernels", "fastmlp.kernels")}
 
 
 class OptionalBuildExt(build_ext):
