@@ -10,6 +10,8 @@ and conquer) instead of the reference's SVD, with the reference's ordering and s
 import numpy as np
 import scipy.linalg
 
+from fastmlp.kernels._eigen import sorted_syevd, whitening_from
+
 from cython.parallel cimport prange
 from scipy.linalg.cython_blas cimport dsyrk, ssyrk
 
@@ -119,28 +121,9 @@ def covariance(X):
     return mean, cov
 
 
-def _fix_signs(U):
-    """Flip each column so its largest-magnitude entry is positive (the reference's convention)."""
-    pivot = np.abs(U).argmax(axis=0)
-    signs = np.sign(U[pivot, np.arange(U.shape[1])])
-    signs[signs == 0] = 1
-    return U * signs
-
-
-def _sorted_eigh(cov):
-    """Eigenvalues descending and eigenvectors (columns, cov's dtype) of a symmetric cov, via syevd.
-
-    Ordered and valued like the reference's singular values (|λ|, descending), which equal the
-    eigenvalues of a PSD covariance; rounding can make tiny eigenvalues negative, where the SVD
-    gives their absolute value, and so do we (sqrt(S + eps) stays real).
-    """
-    # float64 whatever cov's dtype: NumPy's float32 SVD (the reference) is float64-accurate,
-    # float32 syevd is not (~1e-5 on W for spectra with close eigenvalues).
-    lam, U = scipy.linalg.eigh(cov.astype(np.float64), driver="evd", check_finite=False,  # a copy: overwritable
-                               overwrite_a=True)
-    order = np.argsort(-np.abs(lam), kind="stable")
-    # back in cov's dtype before fixing signs, as the reference does (ties in |.| then agree)
-    return np.abs(lam[order]).astype(cov.dtype), _fix_signs(U[:, order].astype(cov.dtype))
+def _eigh(a):
+    # SciPy's syevd: the same OpenBLAS as this module's syrk (one thread pool); a is a copy
+    return scipy.linalg.eigh(a, driver="evd", check_finite=False, overwrite_a=True)
 
 
 def whitening_matrix(cov, method="zca", eps=1e-5, n_components=None):
@@ -149,16 +132,5 @@ def whitening_matrix(cov, method="zca", eps=1e-5, n_components=None):
     "pca": W = U_k / sqrt(S_k + eps) (D, k); "zca": W = U_k / sqrt(S_k + eps) @ U_kᵀ (D, D);
     "rotate": W = U_k.
     """
-    S, U = _sorted_eigh(cov)
-    k = cov.shape[0] if n_components is None else n_components
-    S, U = S[:k], U[:, :k]
-    if method == "rotate":
-        W = U
-    elif method == "pca":
-        W = U / np.sqrt(S + eps)
-    elif method == "zca":
-        W = (U / np.sqrt(S + eps)) @ U.T
-    else:
-        raise ValueError(f"unknown whitening method {method!r}")
-    dt = cov.dtype
-    return W.astype(dt, copy=False), S.astype(dt, copy=False), U.astype(dt, copy=False)
+    S, U = sorted_syevd(cov, _eigh)
+    return whitening_from(S, U, cov.dtype, method, eps, n_components)

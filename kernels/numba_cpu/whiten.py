@@ -8,6 +8,7 @@ whitening_matrix: scipy.linalg.eigh (divide and conquer) instead of the referenc
 import numpy as np
 from numba import njit, prange
 
+from .._eigen import sorted_syevd, whitening_from
 from ._common import ERROR_MODEL, blas_called, n_chunks, parallel_kernel, span
 from ._rowops import col_sums
 
@@ -51,32 +52,14 @@ def covariance(X):
     return mean, cov
 
 
-def fix_signs(U):
-    """Flip each column so its largest-magnitude entry is positive (the reference's convention)."""
-    pivot = np.abs(U).argmax(axis=0)
-    signs = np.sign(U[pivot, np.arange(U.shape[1])])
-    signs[signs == 0] = 1
-    return U * signs
-
-
 def sorted_eigh(cov):
-    """Eigenvalues descending and eigenvectors (columns, cov's dtype) of a symmetric cov, via syevd.
-
-    Ordered and valued like the reference's singular values (|λ|, descending), which equal the
-    eigenvalues for a PSD covariance; rounding can make tiny eigenvalues negative, where the
-    SVD gives their absolute value, and so do we (sqrt(S + eps) stays real).
-    """
-    # In float64 whatever cov's dtype: NumPy's float32 SVD (the reference) is float64-accurate
-    # (its eigenvectors agree with float64 ones to ~1e-8), which float32 syevd is not (~1e-5
-    # on W for spectra with close eigenvalues).
-    # NumPy's eigh (syevd, divide and conquer) rather than SciPy's: it runs on the same OpenBLAS
-    # as the covariance's syrk, whose workers are still spinning; SciPy's OpenBLAS is a second
-    # thread pool that fights them (eigh of 1024 x 1024 right after the syrk: 316 ms vs ~215 ms)
-    lam, U = np.linalg.eigh(cov.astype(np.float64))
+    """Eigenvalues descending and eigenvectors of cov by NumPy's syevd (kernels/_eigen.py)."""
+    # NumPy's eigh rather than SciPy's: it runs on the same OpenBLAS as the covariance's syrk,
+    # whose workers are still spinning; SciPy's OpenBLAS is a second thread pool that fights them
+    # (eigh of 1024 x 1024 right after the syrk: 316 ms vs ~215 ms)
+    result = sorted_syevd(cov, np.linalg.eigh)
     blas_called()
-    order = np.argsort(-np.abs(lam), kind="stable")
-    # back in cov's dtype before fixing signs, as the reference does (ties in |.| then agree)
-    return np.abs(lam[order]).astype(cov.dtype), fix_signs(U[:, order].astype(cov.dtype))
+    return result
 
 
 def whitening_matrix(cov, method="zca", eps=1e-5, n_components=None):
@@ -86,15 +69,4 @@ def whitening_matrix(cov, method="zca", eps=1e-5, n_components=None):
     "rotate": W = U_k.
     """
     S, U = sorted_eigh(cov)
-    k = cov.shape[0] if n_components is None else n_components
-    S, U = S[:k], U[:, :k]
-    if method == "rotate":
-        W = U
-    elif method == "pca":
-        W = U / np.sqrt(S + eps)
-    elif method == "zca":
-        W = (U / np.sqrt(S + eps)) @ U.T
-    else:
-        raise ValueError(f"unknown whitening method {method!r}")
-    dt = cov.dtype
-    return W.astype(dt, copy=False), S.astype(dt, copy=False), U.astype(dt, copy=False)
+    return whitening_from(S, U, cov.dtype, method, eps, n_components)

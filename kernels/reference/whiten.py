@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from .._eigen import fix_signs, whitening_from
+
 
 def covariance(X):
     """mean (D,) and cov = Xcᵀ Xc / N (D, D) of the centred rows Xc = X − mean."""
@@ -21,14 +23,6 @@ def sorted_eigh(cov):
     return S, fix_signs(U)
 
 
-def fix_signs(U):
-    """Flip each column so its largest-magnitude entry is positive."""
-    pivot = np.abs(U).argmax(axis=0)
-    signs = np.sign(U[pivot, np.arange(U.shape[1])])
-    signs[signs == 0] = 1
-    return U * signs
-
-
 def whitening_matrix(cov, method="zca", eps=1e-5, n_components=None):
     """Matrix W so that (X − mean) @ W is white; also returns eigenvalues (k,) and vectors (D, k).
 
@@ -37,15 +31,4 @@ def whitening_matrix(cov, method="zca", eps=1e-5, n_components=None):
     "rotate": W = U_k, plain PCA projection without scaling.
     """
     S, U = sorted_eigh(cov)
-    k = cov.shape[0] if n_components is None else n_components
-    S, U = S[:k], U[:, :k]
-    if method == "rotate":
-        W = U
-    elif method == "pca":
-        W = U / np.sqrt(S + eps)
-    elif method == "zca":
-        W = (U / np.sqrt(S + eps)) @ U.T
-    else:
-        raise ValueError(f"unknown whitening method {method!r}")
-    dt = cov.dtype
-    return W.astype(dt, copy=False), S.astype(dt, copy=False), U.astype(dt, copy=False)
+    return whitening_from(S, U, cov.dtype, method, eps, n_components)
