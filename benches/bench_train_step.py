@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import pytest
-from workloads import CIFAR_SIZES, KEEP, L2, LR, MU, GemmFloor, NotesMLP, batch, torch_step_fn
+from workloads import CIFAR_SIZES, KEEP, L2, LR, MU, GemmFloor, NotesMLP, batch, sklearn_step_fn, torch_step_fn
 
 import fastmlp
 from conftest import BENCH_BACKENDS
@@ -108,21 +108,9 @@ def bench_step_torch(benchmark, n):
 
 @pytest.mark.parametrize("n", BATCHES)
 def bench_step_sklearn(benchmark, n):
-    neural = pytest.importorskip("sklearn.neural_network")
+    pytest.importorskip("sklearn.neural_network")
     _tag(benchmark, "sklearn", n)
-    X, y = batch(n)
-    clf = neural.MLPClassifier(
-        hidden_layer_sizes=CIFAR_SIZES[1:-1],
-        solver="sgd",
-        momentum=MU,
-        nesterovs_momentum=False,
-        alpha=L2,
-        learning_rate_init=LR,
-        batch_size=n,
-    )
-    classes = np.arange(CIFAR_SIZES[-1])
-    clf.partial_fit(X, y, classes=classes)
-    benchmark(clf.partial_fit, X, y)
+    benchmark(sklearn_step_fn(*batch(n)))
 
 
 SMALL = (64, 256, 128, 10)

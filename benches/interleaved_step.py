@@ -14,12 +14,13 @@ bench`` prints them) come last.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 import warnings
 
 import numpy as np
 import report
-from workloads import CIFAR_SIZES, KEEP, L2, LR, MU, GemmFloor, NotesMLP, batch, torch_step_fn
+from workloads import CIFAR_SIZES, KEEP, L2, LR, MU, GemmFloor, NotesMLP, batch, sklearn_step_fn, torch_step_fn
 
 import fastmlp
 from fastmlp import backends, optim
@@ -39,39 +40,19 @@ def contenders(n: int, threads: int, only: list[str] | None = None) -> dict:
         sgd = optim.SGD(LR, momentum=MU, weight_decay=L2)
         out[name] = lambda net=net, sgd=sgd: net.train_step(X, y, sgd)
     out["gemm-floor"] = GemmFloor(n).step
-    notes = NotesMLP()
     if "numpy-notes" in want:
+        notes = NotesMLP()
         out["numpy-notes"] = lambda: notes.step(X, y)
-    try:
-        if "torch" not in want:
-            raise ImportError("not wanted")
+    if "torch" in want and importlib.util.find_spec("torch"):
         step, torch = torch_step_fn()
         torch.set_num_threads(threads)
         Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
         out["torch"] = lambda: step(Xt, yt)
-    except ImportError:
-        pass
-    try:
-        if "sklearn" not in want:
-            raise ImportError("not wanted")
+    if "sklearn" in want and importlib.util.find_spec("sklearn"):
         from sklearn.exceptions import ConvergenceWarning
-        from sklearn.neural_network import MLPClassifier
 
-        clf = MLPClassifier(
-            hidden_layer_sizes=CIFAR_SIZES[1:-1],
-            solver="sgd",
-            momentum=MU,
-            nesterovs_momentum=False,
-            alpha=L2,
-            learning_rate_init=LR,
-            batch_size=n,
-        )
         warnings.simplefilter("ignore", ConvergenceWarning)
-        classes = np.arange(CIFAR_SIZES[-1])
-        clf.partial_fit(X, y, classes=classes)
-        out["sklearn"] = lambda: clf.partial_fit(X, y)
-    except ImportError:
-        pass
+        out["sklearn"] = sklearn_step_fn(X, y)
     for fn in out.values():
         fn()
         fn()

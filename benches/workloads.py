@@ -108,3 +108,21 @@ def torch_step_fn(sizes=CIFAR_SIZES, seed: int = 0, optimizer: str = "sgd", keep
         return loss
 
     return step, torch
+
+
+def sklearn_step_fn(X, y):
+    """scikit-learn's MLPClassifier on the same shapes (sgd, momentum, L2; it has no dropout): a
+    zero-argument callable running one partial_fit step on (X, y), after a first, untimed one."""
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(
+        hidden_layer_sizes=CIFAR_SIZES[1:-1],
+        solver="sgd",
+        momentum=MU,
+        nesterovs_momentum=False,
+        alpha=L2,
+        learning_rate_init=LR,
+        batch_size=X.shape[0],
+    )
+    clf.partial_fit(X, y, classes=np.arange(CIFAR_SIZES[-1]))
+    return lambda: clf.partial_fit(X, y)
