@@ -11,11 +11,34 @@ from typing import Any
 
 import numpy as np
 
+from .. import backends
 from . import _checks as chk
 from ._checks import kernel
 
 
+def _ready(w: Any, dw: Any, states: tuple) -> bool:
+    """Whether all arrays are C-contiguous host ndarrays of w's shape and float dtype, non-empty,
+    the updated ones writeable: the common case, checked in one go (~1 us against ~4 us for the
+    general path, which also says what is wrong)."""
+    if type(w) is not np.ndarray or type(dw) is not np.ndarray:
+        return False
+    dtype, shape = w.dtype, w.shape
+    if dtype.char not in chk.FLOAT_CHARS or dw.dtype != dtype or dw.shape != shape or w.size == 0:
+        return False
+    if not (w.flags.c_contiguous and w.flags.writeable and dw.flags.c_contiguous):
+        return False
+    for s in states:
+        if type(s) is not np.ndarray or s.dtype != dtype or s.shape != shape:
+            return False
+        if not (s.flags.c_contiguous and s.flags.writeable):
+            return False
+    return True
+
+
 def _run(op: str, backend: str | None, w: Any, dw: Any, states: tuple, names: tuple, *hyper: Any) -> None:
+    if _ready(w, dw, states):
+        backends.kernel(op, backend)(w, dw, *states, *hyper)
+        return
     w = chk.inplace(w, "w")
     dw = chk.grad_like(dw, w)
     states = tuple(chk.state_like(s, w, n) for s, n in zip(states, names))

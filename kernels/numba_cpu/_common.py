@@ -75,8 +75,13 @@ def parallel_kernel(fn):
 
 def n_chunks(n_items, items_per_row=1):
     """Chunks to split ``n_items`` rows (of ``items_per_row`` elements) into; 1 means run serially."""
-    per = max(1, MIN_CHUNK // max(1, items_per_row))
-    return int(min(MAX_CHUNKS, max(1, n_items // per), max(1, n_items)))
+    # min(MAX_CHUNKS, max(1, n_items // per)) without the builtins' call overhead (0.8 -> 0.2 us:
+    # every driver calls this once per op)
+    per = MIN_CHUNK // items_per_row if items_per_row > 1 else MIN_CHUNK
+    nch = n_items // (per if per > 1 else 1)
+    if nch <= 1:
+        return 1
+    return int(nch) if nch < MAX_CHUNKS else MAX_CHUNKS
 
 
 def like(x, arr):  # pragma: no cover - typing stub, compiled through the overload below

@@ -79,19 +79,21 @@ def _update_parallel(code, w, dw, s1, s2, wd, lr, h1, h2, h3, h4, h5, h6, eps, n
         _update(code, w, dw, s1, s2, wd, lr, h1, h2, h3, h4, h5, h6, eps, lo, hi)
 
 
-def _step(code, w, dw, s1, s2, lr, weight_decay, h=(), eps=0.0):
+def _step(code, w, dw, s1, s2, lr, weight_decay, h1=0.0, h2=0.0, h3=0.0, h4=0.0, h5=0.0, h6=0.0, eps=0.0):
     """One update of w (any shape, C-contiguous) in place; scalars go as Python floats (the kernel
-    rounds them to w's dtype: NumPy scalars built here would cost ~0.5 us each)."""
+    rounds them to w's dtype: NumPy scalars built here would cost ~0.5 us each). Written flat, no
+    argument tuples: at (256, 512) the whole update takes ~25 us, so every us here counts."""
     flat = w.reshape(-1)
     s1 = flat if s1 is None else s1.reshape(-1)  # unused states: any array of the right type
     s2 = flat if s2 is None else s2.reshape(-1)
-    h = tuple(float(v) for v in h) + (0.0,) * (6 - len(h))
-    args = (code, flat, dw.reshape(-1), s1, s2, float(weight_decay), float(lr), *h, float(eps))
-    nch = n_chunks(flat.size)
+    n = flat.shape[0]
+    nch = n_chunks(n)
+    h1, h2, h3, h4, h5, h6 = float(h1), float(h2), float(h3), float(h4), float(h5), float(h6)
+    wd, lr, eps = float(weight_decay), float(lr), float(eps)
     if nch == 1:
-        _update(*args, 0, flat.size)
+        _update(code, flat, dw.reshape(-1), s1, s2, wd, lr, h1, h2, h3, h4, h5, h6, eps, 0, n)
     else:
-        _update_parallel(*args, nch)
+        _update_parallel(code, flat, dw.reshape(-1), s1, s2, wd, lr, h1, h2, h3, h4, h5, h6, eps, nch)
 
 
 def sgd_update(w, dw, lr, weight_decay=0.0):
@@ -102,25 +104,24 @@ def sgd_update(w, dw, lr, weight_decay=0.0):
 def momentum_update(w, dw, velocity, lr, momentum=0.9, weight_decay=0.0, nesterov=False):
     """v = μ v − lr g; w += v, or for Nesterov (the notes' form) w += −μ v_prev + (1 + μ) v."""
     if nesterov:  # -momentum rounds to minus the rounded momentum: the reference's -dt(momentum)
-        _step(NESTEROV, w, dw, velocity, None, lr, weight_decay, (momentum, -momentum, 1 + momentum))
+        _step(NESTEROV, w, dw, velocity, None, lr, weight_decay, momentum, -momentum, 1 + momentum)
     else:
-        _step(MOMENTUM, w, dw, velocity, None, lr, weight_decay, (momentum,))
+        _step(MOMENTUM, w, dw, velocity, None, lr, weight_decay, momentum)
 
 
 def adam_update(w, dw, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
     """Adam with bias correction; t is the 1-based step number of this update."""
-    h = (beta1, beta2, 1 - beta1, 1 - beta2, 1 - beta1**t, 1 - beta2**t)
-    _step(ADAM, w, dw, m, v, lr, weight_decay, h, eps)
+    _step(ADAM, w, dw, m, v, lr, weight_decay, beta1, beta2, 1 - beta1, 1 - beta2, 1 - beta1**t, 1 - beta2**t, eps)
 
 
 def rmsprop_update(w, dw, cache, lr=1e-2, decay_rate=0.99, eps=1e-8, weight_decay=0.0):
     """cache = ρ cache + (1 − ρ) g²; w −= lr g / (sqrt(cache) + eps)."""
-    _step(RMSPROP, w, dw, cache, None, lr, weight_decay, (decay_rate, 1 - decay_rate), eps)
+    _step(RMSPROP, w, dw, cache, None, lr, weight_decay, decay_rate, 1 - decay_rate, eps=eps)
 
 
 def adagrad_update(w, dw, cache, lr=1e-2, eps=1e-8, weight_decay=0.0):
     """cache += g²; w −= lr g / (sqrt(cache) + eps)."""
-    _step(ADAGRAD, w, dw, cache, None, lr, weight_decay, (), eps)
+    _step(ADAGRAD, w, dw, cache, None, lr, weight_decay, eps=eps)
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
