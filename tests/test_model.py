@@ -247,17 +247,20 @@ def test_model_input_errors():
 
 
 @pytest.mark.jit_only
-def test_training_step_allocates_no_arrays_after_the_first():
-    """Default backend (numba), the usual net (fused ReLU + dropout, softmax, SGD momentum + L2):
+@pytest.mark.parametrize("backend", ["numba", "cython"])
+def test_training_step_allocates_no_arrays_after_the_first(backend):
+    """The compiled backends, the usual net (fused ReLU + dropout, softmax, SGD momentum + L2):
     workspaces and kernel scratch are reused, so a step's traced memory barely moves. The
     smallest array this step could create is 64 x 32 float32 = 8 KiB; the bound is half that."""
     import tracemalloc
 
-    assert "numba" in fastmlp.backends.available()
+    if backend == "cython" and not fastmlp.backends.is_available("cython"):
+        pytest.skip(f"cython backend not built: {fastmlp.backends.unavailable_reason('cython')}")
+    assert backend in fastmlp.backends.available()
     rng = np.random.default_rng(0)
     X = rng.standard_normal((64, 64)).astype(np.float32)
     y = rng.integers(0, 32, 64)
-    net = fastmlp.MLP([64, 128, 64, 32], keep_prob=0.5, seed=0, backend="numba")
+    net = fastmlp.MLP([64, 128, 64, 32], keep_prob=0.5, seed=0, backend=backend)
     sgd = optim.SGD(0.05, momentum=0.9, weight_decay=1e-4)
     for _ in range(3):
         net.train_step(X, y, sgd)

@@ -9,6 +9,8 @@ Batch = rows: x (N, D), w (D, M), b (M,). Formulas follow kernels/reference/dens
 
 import numpy as np
 
+from fastmlp.kernels._scratch import scratch
+
 from cython.parallel cimport prange
 from libc.stdint cimport uint32_t
 
@@ -195,9 +197,12 @@ def _dense_backward(dout, x, w, out, int code, double keep_prob, seed, stream, d
         return (dx if need_dx else None), dw, db
     cdef MaskKey key = mask_key(keep_prob, seed, stream)
     # dz = dout exactly for an identity without dropout: then dz is an unused stand-in
-    dz = np.empty((1, m), dtype=x.dtype) if code == IDENTITY and key.all_kept else np.empty_like(dout)
-    partial = np.empty((n_chunks(n, m), m))
-    dx_buf = dx if need_dx else np.empty((1, 1), dtype=x.dtype)  # unused stand-in when dx is not wanted
+    # per-thread buffers reused from call to call (kernels/_scratch.py): a training step allocates
+    # nothing after the first, as with numba (a fresh 512 KiB dz was an mmap + page faults per call)
+    identity = code == IDENTITY and key.all_kept
+    dz = scratch("cy-dense-bwd-dz", (1, m) if identity else dout.shape, x.dtype)
+    partial = scratch("cy-dense-bwd-partial", (n_chunks(n, m), m), np.float64)
+    dx_buf = dx if need_dx else scratch("cy-dense-bwd-nodx", (1, 1), x.dtype)  # unused stand-in
     if x.dtype == np.float32:
         _backward[float](dout, x, w, out, dz, partial, dx_buf, dw, db, code, <float>alpha, <float>keep_prob, key,
                          (<float>1) / (<float>keep_prob), need_dx)

@@ -8,6 +8,8 @@ written in the scores' dtype with the reference's formulas (kernels/reference/lo
 
 import numpy as np
 
+from fastmlp.kernels._scratch import scratch
+
 from cython.parallel cimport prange
 from libc.math cimport log
 from libc.stdint cimport int64_t
@@ -96,10 +98,10 @@ cdef double _loss(int kind, const floating[:, ::1] scores, const int64_t[::1] y,
         return total
 
 
-def _run(int kind, scores, y, double margin, bint squared):
+def _run(int kind, scores, y, double margin, bint squared, out=None):
     n, c = scores.shape
-    d = np.empty_like(scores)
-    partial = np.empty(n_chunks(n, c))
+    d = np.empty_like(scores) if out is None else out
+    partial = scratch("cy-loss-partial", (n_chunks(n, c),), np.float64)
     if scores.dtype == np.float32:
         total = _loss[float](kind, scores, y, d, partial, <float>margin, squared)
     else:
@@ -107,9 +109,9 @@ def _run(int kind, scores, y, double margin, bint squared):
     return float(total / n), d
 
 
-def softmax_cross_entropy(scores, y):
-    """L_i = −log(e^{f_{y_i}} / Σ_j e^{f_j}), shifted by the row max so nothing overflows."""
-    return _run(0, scores, y, 0.0, False)
+def softmax_cross_entropy(scores, y, out=None):
+    """L_i = −log(e^{f_{y_i}} / Σ_j e^{f_j}), shifted by the row max so nothing overflows; dscores into out."""
+    return _run(0, scores, y, 0.0, False, out)
 
 
 def svm_loss(scores, y, margin=1.0, squared=False):

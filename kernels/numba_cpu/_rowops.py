@@ -8,8 +8,8 @@ atomics, and the same bits for any thread count.
 import numpy as np
 from numba import njit, prange
 
+from .._scratch import scratch
 from ._common import ERROR_MODEL, n_chunks, parallel_kernel, span
-from ._scratch import scratch
 
 
 @njit(cache=True, error_model=ERROR_MODEL)

@@ -10,9 +10,9 @@ segment (activation, mask) cost one trip to memory. Batch = rows: x (N, D), w (D
 import numpy as np
 from numba import njit, prange
 
+from .._scratch import scratch
 from ._common import ERROR_MODEL, SEG, blas_called, like, n_chunks, parallel_kernel, span
 from ._rowops import bias_add, col_sums, combine
-from ._scratch import scratch
 from .activations import CODES, act_segment, grad_segment
 from .rng import fill_words, keep_threshold, word_scratch
 

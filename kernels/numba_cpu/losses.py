@@ -12,8 +12,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .._scratch import scratch
 from ._common import ERROR_MODEL, EXP_FASTMATH, FASTMATH, exp_neg, like, n_chunks, parallel_kernel, span
-from ._scratch import scratch
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model=ERROR_MODEL)

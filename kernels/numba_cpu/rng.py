@@ -8,8 +8,8 @@ exactly as ``kernels/reference/rng.py``: same seed, same bits, on any thread cou
 import numpy as np
 from numba import njit, prange
 
+from .._scratch import scratch
 from ._common import ERROR_MODEL, SEG, n_chunks, parallel_kernel, span
-from ._scratch import scratch
 
 PHILOX_M0 = np.uint64(0xD2511F53)
 PHILOX_M1 = np.uint64(0xCD9E8D57)
