@@ -59,10 +59,12 @@ def bias_add(y, b):
 
 def combine(partial, dtype, out=None):
     """Column totals of a partial buffer (nch, M), summed in chunk order, cast to dtype (into out)."""
+    if partial.shape[0] == 1:  # one chunk (small batches): its row is the total, no reduction
+        total = partial[0]
+    else:  # np.add.reduce, not np.sum: the wrapper costs ~2 us, a fifth of a small layer's backward
+        total = np.add.reduce(partial, axis=0, out=scratch("colsum-total", (partial.shape[1],), np.float64))
     if out is None:
-        return partial.sum(axis=0).astype(dtype, copy=False)
-    total = scratch("colsum-total", (partial.shape[1],), np.float64)
-    np.sum(partial, axis=0, out=total)
+        return total.astype(dtype)
     np.copyto(out, total, casting="same_kind")
     return out
 
