@@ -12,6 +12,8 @@ import numpy as np
 from fastmlp.kernels._scratch import scratch
 
 from cython.parallel cimport prange
+from libc.float cimport DBL_MAX, FLT_MAX
+from libc.math cimport fabs
 from libc.stdint cimport uint32_t
 
 from _common cimport (FM_SEG, FM_WORDS, MaskKey, chunk_len, colsum_rows, combine, floating, fm_fill_words, gemm,
@@ -98,6 +100,19 @@ cdef void _forward_rows(int code, floating[:, ::1] out, const floating[::1] b, f
         s += ln
 
 
+cdef inline bint _relu_without_mask(const floating *d, const floating *o, floating *z, Py_ssize_t n,
+                                    floating keep_prob, floating scale, floating limit) noexcept nogil:
+    """ReLU + dropout backward with no mask (why it is exact: kernels/numba_cpu/dense.py,
+    _backward_rows): z <- (d · scale) · [o · keep_prob > 0]. False when some |d| > limit, where
+    d · scale may overflow and only the mask tells NaN (kept) from 0 (dropped): regenerate then."""
+    cdef Py_ssize_t j
+    cdef int risky = 0
+    for j in range(n):
+        z[j] = (d[j] * scale) * (<floating>1 if o[j] * keep_prob > 0 else <floating>0)
+        risky += fabs(d[j]) > limit
+    return risky == 0
+
+
 cdef void _backward_rows(int code, const floating[:, ::1] dout, const floating[:, ::1] out, floating[:, ::1] dz,
                          double *acc, floating alpha, floating keep_prob, MaskKey key, floating scale,
                          Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
@@ -110,6 +125,7 @@ cdef void _backward_rows(int code, const floating[:, ::1] dout, const floating[:
     cdef const floating *fo = &out[0, 0]
     cdef floating *fz = &dz[0, 0]
     cdef int off
+    cdef floating limit = (FLT_MAX if floating is float else DBL_MAX) / scale
     if code == IDENTITY and key.all_kept:  # dz = dout exactly: the GEMMs read dout itself
         colsum_rows(fd, m, lo, hi, acc)
         return
@@ -117,6 +133,8 @@ cdef void _backward_rows(int code, const floating[:, ::1] dout, const floating[:
         ln = min(<Py_ssize_t>FM_SEG, end - s)
         if key.all_kept:
             _grad_piece(code, fd + s, fo + s, fz + s, ln, alpha)
+        elif code == RELU and _relu_without_mask(fd + s, fo + s, fz + s, ln, keep_prob, scale, limit):
+            pass
         else:
             off = fm_fill_words(words, s, ln, key.stream, key.k0, key.k1)
             mask_segment(fd + s, g, words + off, ln, key.thr, scale)

@@ -100,6 +100,20 @@ def _ov_like(x, arr):  # pragma: no cover - typing runs at compile time only
     return None
 
 
+def largest(arr):  # pragma: no cover - typing stub, compiled through the overload below
+    """The largest finite value of array ``arr``'s dtype, inside kernels."""
+    return np.finfo(arr.dtype).max
+
+
+@overload(largest)
+def _ov_largest(arr):  # pragma: no cover - typing runs at compile time only
+    if arr.dtype == types.float32:
+        return lambda arr: np.float32(3.4028234663852886e38)
+    if arr.dtype == types.float64:
+        return lambda arr: np.float64(1.7976931348623157e308)
+    return None
+
+
 @njit(inline="always")
 def span(c, n, nch, align):
     """Bounds [lo, hi) of chunk c of nch over n items, chunk starts aligned to ``align``."""

@@ -11,9 +11,9 @@ import numpy as np
 from numba import njit, prange
 
 from .._scratch import scratch
-from ._common import ERROR_MODEL, SEG, blas_called, like, n_chunks, parallel_kernel, span
+from ._common import ERROR_MODEL, SEG, blas_called, largest, like, n_chunks, parallel_kernel, span
 from ._rowops import bias_add, col_sums, combine
-from .activations import CODES, act_segment, grad_segment
+from .activations import CODES, RELU, act_segment, grad_segment
 from .rng import fill_words, keep_threshold, word_scratch
 
 
@@ -57,8 +57,10 @@ def _backward_rows(code, masked, dout, out, dz, acc, alpha, keep_prob, thr, k0, 
     """
     m = out.shape[1]
     zero = like(0.0, out)
+    one = like(1.0, out)
     kp = like(keep_prob, out)
-    scale = like(1.0, out) / kp
+    scale = one / kp
+    limit = largest(out) / scale  # |dout| above this may overflow in dout · scale
     thr, k0, k1, stream = np.uint64(thr), np.uint64(k0), np.uint64(k1), np.uint64(stream)
     fd = dout.reshape(dout.size)
     fo = out.reshape(out.size)
@@ -68,6 +70,19 @@ def _backward_rows(code, masked, dout, out, dz, acc, alpha, keep_prob, thr, k0, 
         ds = fd[s : s + ln]
         os = fo[s : s + ln]
         zs = fz[s : s + ln]
+        if masked and code == RELU:
+            # ReLU needs no mask: a = out·keep_prob > 0 only where the unit was kept (dropped
+            # units output 0), so there the mask is `scale`; where a <= 0 the reference's
+            # (dout · mask) · 0 is ±0 (or NaN for a non-finite dout) whatever the mask, unless
+            # dout · scale overflows for a kept unit (NaN, against 0 for a dropped one). Segments
+            # where that can happen take the regenerating path below. Saves the Philox words:
+            # ~0.9 ns per element, the backward epilogue's largest cost.
+            risky = 0
+            for j in range(ln):
+                zs[j] = (ds[j] * scale) * (one if os[j] * kp > 0 else zero)
+                risky += 1 if abs(ds[j]) > limit else 0
+            if risky == 0:
+                continue
         if masked:
             off = fill_words(words, stage, s, ln, stream, k0, k1)
             w = words[off : off + ln]
