@@ -148,9 +148,23 @@ def _automatic() -> str:
     return choice
 
 
+def _env_choice() -> str | None:
+    """``os.environ.get(ENV_VAR)`` without its cost when the variable is unset (~1.9 us: the
+    mapping raises and catches a KeyError), which is every op call of a default-backend model.
+    CPython's environ keeps its encoded keys in ``_data``; elsewhere, the plain lookup."""
+    data = getattr(os.environ, "_data", None)
+    if data is None:
+        return os.environ.get(ENV_VAR)
+    raw = data.get(_ENV_KEY)
+    return None if raw is None else os.environ.decodevalue(raw)
+
+
+_ENV_KEY = os.environ.encodekey(ENV_VAR)
+
+
 def get_backend() -> str:
     """The backend ops use when none is passed explicitly."""
-    name = _context.get() or _default[0] or os.environ.get(ENV_VAR) or None
+    name = _context.get() or _default[0] or _env_choice() or None
     return _check_usable(name) if name else _automatic()
 
 

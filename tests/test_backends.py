@@ -103,6 +103,19 @@ def test_selection_order(clean_selection, monkeypatch, fake_backend):
     assert fastmlp.get_backend() == "numpy"
 
 
+def test_env_var_is_read_at_each_call_with_or_without_cpython_environ(clean_selection, monkeypatch):
+    """get_backend reads os.environ's encoded keys directly (the unset case is every op call of a
+    default model); the value still follows the environment at each call, and a mapping without
+    CPython's internals is read the plain way."""
+    automatic = fastmlp.get_backend()
+    monkeypatch.setenv(backends.ENV_VAR, "numpy")
+    assert fastmlp.get_backend() == "numpy"
+    monkeypatch.delenv(backends.ENV_VAR)
+    assert fastmlp.get_backend() == automatic
+    monkeypatch.setattr(backends.os, "environ", {backends.ENV_VAR: "numpy"})
+    assert fastmlp.get_backend() == "numpy"
+
+
 def test_use_backend_is_local_to_its_thread(clean_selection, monkeypatch):
     monkeypatch.setenv(backends.ENV_VAR, "numpy")
     seen = []
