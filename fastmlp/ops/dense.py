@@ -13,6 +13,15 @@ ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
 
 
 def _affine_args(x: Any, w: Any, b: Any) -> list[np.ndarray]:
+    if (
+        chk.ready(x, w, b)
+        and x.ndim == w.ndim == 2
+        and b.ndim == 1
+        and x.shape[0] > 0
+        and x.shape[1] == w.shape[0] > 0
+        and b.shape[0] == w.shape[1]
+    ):
+        return [x, w, b]
     x = chk.batch(x, "x")
     w = chk.as_array(w, "w", 2)
     b = chk.as_array(b, "b", 1)
@@ -24,6 +33,15 @@ def _affine_args(x: Any, w: Any, b: Any) -> list[np.ndarray]:
 
 
 def _backward_args(dy: Any, x: Any, w: Any, name: str = "dy") -> list[np.ndarray]:
+    if (
+        chk.ready(dy, x, w)
+        and dy.ndim == x.ndim == w.ndim == 2
+        and x.shape[0] > 0
+        and x.shape[1] == w.shape[0] > 0
+        and dy.shape == (x.shape[0], w.shape[1])
+        and dy.size > 0
+    ):
+        return [dy, x, w]
     dy = chk.batch(dy, name)
     x = chk.batch(x, "x")
     w = chk.as_array(w, "w", 2)
