@@ -195,7 +195,8 @@ def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, a
 def dense_backward(
     dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, need_dx=True, grads=None
 ):
-    """Gradients (dx, dw, db) of dense_forward from its output; the dropout mask is regenerated.
+    """Gradients (dx, dw, db) of dense_forward from its output; the dropout mask is regenerated
+    (for ReLU it is read off the output instead: same bits, see _backward_rows).
 
     dx is None unless ``need_dx``; ``grads`` = (dx, dw, db) buffers to write into.
     """
