@@ -77,7 +77,12 @@ def ready(*arrays: Any) -> bool:
     if type(first) is not np.ndarray or first.dtype.char not in FLOAT_CHARS:
         return False
     dtype = first.dtype
-    return all(type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous for a in arrays)
+    for a in arrays:  # a plain loop: all() over a generator costs ~1 us more per op here
+        if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
+            break
+    else:
+        return True
+    return False
 
 
 def common(*arrays: np.ndarray) -> list[np.ndarray]:

@@ -17,22 +17,19 @@ from ._checks import kernel
 
 
 def _ready(w: Any, dw: Any, states: tuple) -> bool:
-    """Whether all arrays are C-contiguous host ndarrays of w's shape and float dtype, non-empty,
-    the updated ones writeable: the common case, checked in one go (~1 us against ~4 us for the
-    general path, which also says what is wrong)."""
-    if type(w) is not np.ndarray or type(dw) is not np.ndarray:
+    """The common case, checked in one go (~1 us against ~4 us for the general path, which also
+    says what is wrong): ``chk.ready`` arrays of w's shape, w non-empty, the updated ones writeable."""
+    if not chk.ready(w, dw, *states) or w.size == 0:
         return False
-    dtype, shape = w.dtype, w.shape
-    if dtype.char not in chk.FLOAT_CHARS or dw.dtype != dtype or dw.shape != shape or w.size == 0:
+    shape = w.shape
+    if dw.shape != shape or not w.flags.writeable:
         return False
-    if not (w.flags.c_contiguous and w.flags.writeable and dw.flags.c_contiguous):
-        return False
-    for s in states:
-        if type(s) is not np.ndarray or s.dtype != dtype or s.shape != shape:
-            return False
-        if not (s.flags.c_contiguous and s.flags.writeable):
-            return False
-    return True
+    for s in states:  # a plain loop: all() over a generator costs ~1 us more per op here
+        if s.shape != shape or not s.flags.writeable:
+            break
+    else:
+        return True
+    return False
 
 
 def _run(op: str, backend: str | None, w: Any, dw: Any, states: tuple, names: tuple, *hyper: Any) -> None:

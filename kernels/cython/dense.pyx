@@ -133,9 +133,8 @@ cdef void _backward_rows(int code, const floating[:, ::1] dout, const floating[:
         ln = min(<Py_ssize_t>FM_SEG, end - s)
         if key.all_kept:
             _grad_piece(code, fd + s, fo + s, fz + s, ln, alpha)
-        elif code == RELU and _relu_without_mask(fd + s, fo + s, fz + s, ln, keep_prob, scale, limit):
-            pass
-        else:
+        elif code != RELU or not _relu_without_mask(fd + s, fo + s, fz + s, ln, keep_prob, scale, limit):
+            # the mask from the Philox words (ReLU segments get here only when dout · scale may overflow)
             off = fm_fill_words(words, s, ln, key.stream, key.k0, key.k1)
             mask_segment(fd + s, g, words + off, ln, key.thr, scale)
             for j in range(ln):
