@@ -112,7 +112,11 @@ def cython_extensions():
             "fastmlp.kernels.cython." + os.path.splitext(os.path.basename(src))[0],
             [src],
             include_dirs=[numpy.get_include(), "kernels/cython"],
-            depends=sorted(glob.glob("kernels/cython/_*.pxd") + glob.glob("kernels/cython/_*.h")),
+            depends=sorted(
+                glob.glob("kernels/cython/_*.pxd")
+                + glob.glob("kernels/cython/_*.pxi")
+                + glob.glob("kernels/cython/_*.h")
+            ),
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         )
         for src in sources

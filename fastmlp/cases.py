@@ -235,6 +235,20 @@ def _adam(rng, n, cols, dt):
     return (w, dw, m - dt.type(0.05), v, 3, 1e-3, 0.9, 0.999, 1e-8, 1e-3), {}
 
 
+def _first_step(extra_states: int, *hyper: Any) -> Maker:
+    """An update from zero optimizer state (the first step), gradients spanning 1e-9 .. 1 in
+    magnitude, small weights: ``eps`` and bias correction then decide whole updates, so a
+    misplaced eps (inside the square root) or a missing correction changes w by O(lr)."""
+
+    def make(rng, n, cols, dt):
+        w = _randn(rng, (n, cols), dt, 0.01)
+        dw = (np.sign(rng.standard_normal((n, cols))) * 10.0 ** rng.uniform(-9, 0, (n, cols))).astype(dt)
+        states = [np.zeros((n, cols), dt) for _ in range(extra_states)]
+        return (w, dw, *states, *hyper), {}
+
+    return make
+
+
 def _max_norm(rng, n, cols, dt):
     w = _randn(rng, (n, cols), dt, 2.0)
     return (w, 1.5), {}
@@ -332,6 +346,9 @@ CASES: tuple[Case, ...] = (
     ),
     Case("momentum_update[nesterov]", "momentum_update", _update(1, 0.1, 0.9, 1e-3, True), inplace=(0, 2), hot=True),
     Case("adam_update", "adam_update", _adam, inplace=(0, 2, 3), hot=True, bench=HOT),
+    Case("adam_update[t=1,zero state]", "adam_update", _first_step(2, 1, 1e-3, 0.9, 0.999, 1e-8), inplace=(0, 2, 3)),
+    Case("rmsprop_update[zero cache]", "rmsprop_update", _first_step(1, 1e-2, 0.99, 1e-8), inplace=(0, 2)),
+    Case("adagrad_update[zero cache]", "adagrad_update", _first_step(1, 1e-2, 1e-8), inplace=(0, 2)),
     Case("rmsprop_update", "rmsprop_update", _update(1, 1e-2, 0.99, 1e-8, 1e-3), inplace=(0, 2), hot=True, bench=HOT),
     Case("adagrad_update", "adagrad_update", _update(1, 1e-2, 1e-8, 1e-3), inplace=(0, 2), hot=True, bench=HOT),
     Case("max_norm_", "max_norm_", _max_norm, inplace=(0,), bench=((3072, 512),)),

@@ -14,3 +14,19 @@ def digits():
     X, y = X[order], y[order]
     cut = int(0.75 * len(y))
     return X[:cut], y[:cut], X[cut:], y[cut:]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say which ops each compiled backend leaves to the reference: those are not parity-tested
+    (comparing the reference with itself proves nothing), so the run should not read as if they were."""
+    from fastmlp import backends
+
+    lines = [
+        f"{name}: {', '.join(sorted(op for op, how in table.items() if how == 'reference'))}"
+        for name, table in backends.coverage().items()
+        if name != backends.REFERENCE and "reference" in table.values()
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "ops that fall back to the NumPy reference (not parity-tested)")
+        for line in lines:
+            terminalreporter.write_line(line)

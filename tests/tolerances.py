@@ -13,7 +13,7 @@ import numpy as np
 from fastmlp.config import TOLERANCES
 
 # the per-dtype numbers live in fastmlp/config.py, shared with the backend parity harness
-TOL = {np.float32: TOLERANCES[np.dtype(np.float32)], np.float64: TOLERANCES[np.dtype(np.float64)]}
+TOL = {dt: {key: TOLERANCES[np.dtype(dt)][key] for key in ("rtol", "atol")} for dt in (np.float32, np.float64)}
 
 # Central finite differences in float64 (h = FD_STEP): the norm-wise relative error
 # max|num - ana| / max(max|num|, max|ana|) of a correct backward is ~1e-9 (round-off eps*|L|/h);

@@ -44,6 +44,24 @@ def _load():
 
 _compiled, UNAVAILABLE_REASON = _load()
 
+
+def _chunking():
+    """(threshold in force, default threshold, most chunks, segment length) of every compiled
+    module, by name: elements per chunk below which drivers stay serial (kernels/cython/_chunks.h).
+    Private, like _set_min_chunk: a backend package exports op names only (tests/test_backends.py)."""
+    return {name: module._chunking() for name, module in _compiled.items()}
+
+
+def _set_min_chunk(n=None):
+    """Make every compiled module split work into chunks of at least ``n`` elements (``None``: the
+    default). Tests make it small to reach the chunked paths with small inputs; results do not
+    depend on it beyond float summation order. Returns the previous threshold."""
+    previous = {value[0] for value in _chunking().values()}
+    for module in _compiled.values():
+        module._set_min_chunk(module._chunking()[1] if n is None else int(n))
+    return previous.pop() if len(previous) == 1 else None
+
+
 # ops whose drivers call BLAS/LAPACK (through scipy's OpenBLAS) themselves
 _CALLS_BLAS = frozenset(
     {"affine_forward", "affine_backward", "dense_forward", "dense_backward", "covariance", "whitening_matrix"}
@@ -97,5 +115,3 @@ if not UNAVAILABLE_REASON:
     from .whiten import covariance, whitening_matrix
 
     _guard_blas_neighbours()
-
-del _compiled

@@ -9,7 +9,7 @@
 
 cimport cython
 from cython cimport floating
-from libc.stddef cimport size_t
+from libc.stddef cimport ptrdiff_t, size_t
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 
@@ -17,6 +17,10 @@ cdef extern from "_fastmlp.h" nogil:
     enum:
         FM_SEG
         FM_WORDS
+        FM_MIN_CHUNK  # kernels/cython/_chunks.h: work splitting, the same numbers as numba_cpu/_common.py
+        FM_MAX_CHUNKS
+    ptrdiff_t fm_min_chunk()
+    void fm_set_min_chunk(ptrdiff_t n)
     int fm_max_threads()
     void fm_set_max_threads(int n)
     int fm_have_openmp()
@@ -61,24 +65,17 @@ cdef extern from "_fastmlp.h" nogil:
     void fm_update_d(int code, double *w, const double *dw, double *s1, double *s2, int use_wd, const double *h,
                      size_t n)
 
-cdef enum:
-    # Elements per chunk below which a driver stays serial: an OpenMP region costs a few us, an
-    # elementwise pass over 32k floats ~10 us, so splitting pays from about there up.
-    MIN_CHUNK = 32768
-    # Upper bound on chunks: enough to balance 2-16 threads.
-    MAX_CHUNKS = 64
-
 
 @cython.cdivision(True)
 cdef inline Py_ssize_t n_chunks(Py_ssize_t n_items, Py_ssize_t per_item) noexcept nogil:
     """Chunks to split n_items rows (of per_item elements) into; 1 means run serially."""
-    cdef Py_ssize_t per = MIN_CHUNK // per_item if per_item > 0 else MIN_CHUNK
+    cdef Py_ssize_t per = fm_min_chunk() // per_item if per_item > 0 else fm_min_chunk()
     cdef Py_ssize_t nch
     if per < 1:
         per = 1
     nch = n_items // per
-    if nch > MAX_CHUNKS:
-        nch = MAX_CHUNKS
+    if nch > FM_MAX_CHUNKS:
+        nch = FM_MAX_CHUNKS
     return nch if nch > 1 else 1
 
 

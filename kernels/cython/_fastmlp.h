@@ -3,6 +3,7 @@
 #define FASTMLP_CYTHON_KERNELS_H
 
 #include "_simd.h"
+#include "_chunks.h"
 #include "_philox.h"
 #include "_vecmath.h"
 

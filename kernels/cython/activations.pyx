@@ -13,6 +13,8 @@ from cython.parallel cimport prange
 from _common cimport (FM_LEAKY_BWD, FM_LEAKY_FWD, FM_RELU_BWD, FM_RELU_FWD, chunk_len, combine, floating,
                       fm_pointwise_d, fm_pointwise_f, fm_prelu_rows_d, fm_prelu_rows_f, n_chunks, team)
 
+include "_chunking.pxi"
+
 
 cdef inline void _pointwise_range(int code, const floating *a, const floating *b, floating *out, floating alpha,
                                   Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:

@@ -19,6 +19,8 @@ from libc.stdint cimport uint32_t
 from _common cimport (FM_SEG, FM_WORDS, MaskKey, chunk_len, colsum_rows, combine, floating, fm_fill_words, gemm,
                       mask_key, mask_segment, n_chunks, sigmoid_bias, team, tanh_bias)
 
+include "_chunking.pxi"
+
 cdef enum:
     IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH
 

@@ -13,6 +13,8 @@ from libc.stdint cimport uint32_t
 from _common cimport (FM_SEG, FM_WORDS, MaskKey, chunk_len, floating, fm_fill_words, mask_key, mask_segment,
                       n_chunks, team)
 
+include "_chunking.pxi"
+
 
 cdef void _mask_range(const floating *x, floating *out, MaskKey key, floating scale, Py_ssize_t lo,
                       Py_ssize_t hi) noexcept nogil:

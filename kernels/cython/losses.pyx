@@ -16,6 +16,8 @@ from libc.stdint cimport int64_t
 
 from _common cimport chunk_len, exp_shift, floating, n_chunks, row_div, row_max, row_scale, row_sum, row_sumsq, team
 
+include "_chunking.pxi"
+
 
 cdef double _softmax_rows(const floating[:, ::1] scores, const int64_t[::1] y, floating[:, ::1] d,
                           Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:

@@ -20,6 +20,8 @@ from cython.parallel cimport prange
 from _common cimport (FM_ADAGRAD, FM_ADAM, FM_MOMENTUM, FM_NESTEROV, FM_RMSPROP, FM_SGD, chunk_len, floating,
                       fm_update_d, fm_update_f, n_chunks, team)
 
+include "_chunking.pxi"
+
 
 cdef inline void _update_range(int code, floating *w, const floating *dw, floating *s1, floating *s2, bint use_wd,
                                const floating *h, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:

@@ -15,6 +15,8 @@ from libc.string cimport memcpy
 from _common cimport (FM_SEG, FM_WORDS, chunk_len, fm_fill_words, fm_have_openmp, fm_max_threads, fm_set_max_threads,
                       n_chunks, team)
 
+include "_chunking.pxi"
+
 
 cdef void _bits_range(uint32_t *out, Py_ssize_t lo, Py_ssize_t hi, uint32_t stream, uint32_t k0,
                       uint32_t k1) noexcept nogil:

@@ -17,6 +17,8 @@ from scipy.linalg.cython_blas cimport dsyrk, ssyrk
 
 from _common cimport chunk_len, colsum_rows, floating, n_chunks, team
 
+include "_chunking.pxi"
+
 cdef enum:
     # Tile edge of the mirror pass (a transpose): 64 x 64 float64 = 32 KiB per tile pair, L1-sized.
     MIRROR_TILE = 64

@@ -35,7 +35,8 @@ ERROR_MODEL = "numpy"
 # driver calls the worker directly (serially). A parallel launch costs ~3-5 us here
 # (prange over 1 item on 10 elements: 3.2 us vs 0.5 us serial); at 131k float32 elements an
 # elementwise pass takes ~20 us parallel vs ~25 us serial, so splitting pays from ~32k up.
-MIN_CHUNK = 32768
+DEFAULT_MIN_CHUNK = 32768
+MIN_CHUNK = DEFAULT_MIN_CHUNK  # in force: set_min_chunk changes it (kernels/cython/_chunks.h: the same numbers)
 # Upper bound on chunks: enough to balance 2-16 threads; chunking depends on the size only, never
 # on the thread count, so reductions (per-chunk partial buffers) give the same bits on any count.
 MAX_CHUNKS = 64
@@ -71,6 +72,15 @@ def parallel_kernel(fn):
 
     run.parallel, run.serial = parallel, serial  # type: ignore[attr-defined]
     return run
+
+
+def set_min_chunk(n=None):
+    """Split work into chunks of at least ``n`` elements (``None``: the default). Tests make it small
+    to reach the chunked paths with small inputs. Returns the previous threshold."""
+    global MIN_CHUNK
+    previous = MIN_CHUNK
+    MIN_CHUNK = DEFAULT_MIN_CHUNK if n is None else max(1, int(n))
+    return previous
 
 
 def n_chunks(n_items, items_per_row=1):
