@@ -3,12 +3,13 @@
     python -m pytest benches/bench_ops.py --benchmark-enable --benchmark-json=bench.json
     python benches/report.py bench.json          # markdown table of speed-ups vs the reference
 
-With the default ``--benchmark-disable`` (pyproject addopts) each runs once as a plain test.
+With the default ``--benchmark-disable`` (pyproject addopts) each runs once as a plain test, and
+each checks its result against the NumPy reference (conftest.verify).
 """
 
 import pytest
 
-from conftest import BENCH_BACKENDS, prepared
+from conftest import BENCH_BACKENDS, prepared, verify
 from fastmlp.cases import CASES
 
 PARAMS = [
@@ -22,6 +23,4 @@ def bench_op(benchmark, case, rows, cols, backend):
     benchmark.group = f"{case.name} {rows}x{cols}"
     benchmark.extra_info.update(op=case.op, case=case.name, rows=rows, cols=cols, backend=backend)
     run = prepared(case, backend, rows, cols)
-    result = benchmark(run)
-    if isinstance(result, tuple) and result and isinstance(result[0], float):
-        assert result[0] == result[0]  # a loss came back as a number, not NaN
+    verify(case, backend, rows, cols, benchmark(run))

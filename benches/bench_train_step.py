@@ -20,6 +20,19 @@ FULL = os.environ.get("FASTMLP_BENCH_FULL") == "1"
 BATCHES = [64, 256, 1024, 4096] if FULL else [256]
 
 
+def _same_as_reference(backend, sizes, train, keep=KEEP, loss_rtol=1e-4):
+    """Two fresh models of ``sizes`` (same seed), one on ``backend``, one on the NumPy reference,
+    trained by ``train(net) -> losses``: the losses and every parameter agree to float rounding
+    (the masks are the same bits on every backend, so a wrong kernel shows as O(1) differences).
+    A fresh pair, because the timed model took an unknown number of steps."""
+    nets = [fastmlp.MLP(list(sizes), keep_prob=keep, seed=0, backend=b) for b in (backend, "numpy")]
+    (got_losses, want_losses) = (train(net) for net in nets)
+    np.testing.assert_allclose(got_losses, want_losses, rtol=loss_rtol)
+    got, want = (net.get_state() for net in nets)
+    for key in want:
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-3, atol=1e-5, err_msg=key)
+
+
 def _tag(benchmark, impl, n, group="train step"):
     benchmark.group = f"{group} B={n}"
     benchmark.extra_info.update(backend=impl, batch=n)
@@ -33,8 +46,13 @@ def bench_step_fastmlp(benchmark, backend, n):
     net = fastmlp.MLP(list(CIFAR_SIZES), keep_prob=KEEP, seed=0, backend=backend)
     sgd = optim.SGD(LR, momentum=MU, weight_decay=L2)
     net.train_step(X, y, sgd)  # compile and allocate workspaces outside the timing
-    loss = benchmark(net.train_step, X, y, sgd)
-    assert np.isfinite(loss)
+    assert np.isfinite(benchmark(net.train_step, X, y, sgd))
+
+    def two_steps(net):
+        opt = optim.SGD(LR, momentum=MU, weight_decay=L2)
+        return [net.train_step(X, y, opt) for _ in range(2)]
+
+    _same_as_reference(backend, CIFAR_SIZES, two_steps)
 
 
 # Thread scaling in one run: each benchmark sets its own thread count (Numba, BLAS, PyTorch).
@@ -132,6 +150,12 @@ def bench_small_net_epoch_fastmlp(benchmark, backend):
     net.fit(X, y, **kw)
     benchmark(net.fit, X, y, **kw)
 
+    def one_epoch(net):
+        history = net.fit(X, y, epochs=1, batch_size=64, optimizer=optim.Adam(1e-3), track_dead_relu=False)
+        return history.loss
+
+    _same_as_reference(backend, SMALL, one_epoch, keep=1.0)
+
 
 def bench_small_net_epoch_sklearn(benchmark):
     neural = pytest.importorskip("sklearn.neural_network")
@@ -204,4 +228,8 @@ def bench_estimator_fit_digits(benchmark, impl):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         cls(**ESTIMATOR_SETTINGS).fit(X, y)
-        benchmark(lambda: cls(**ESTIMATOR_SETTINGS).fit(X, y))
+        fitted = benchmark(lambda: cls(**ESTIMATOR_SETTINGS).fit(X, y))
+        assert fitted.score(X, y) > 0.95  # both learn digits in 5 epochs
+        if impl == "fastmlp.sklearn":  # and fastmlp's default backend gives the reference's model
+            want = MLPClassifier(backend="numpy", **ESTIMATOR_SETTINGS).fit(X, y)
+            np.testing.assert_allclose(fitted.predict_proba(X), want.predict_proba(X), rtol=1e-6, atol=1e-8)

@@ -44,7 +44,12 @@ def bench_whitening_fastmlp(benchmark, data, backend):
     white = Whitening("pca", eps=1e-5, backend=backend)
     white.fit(data[:64])  # compile outside the timing
     benchmark.pedantic(white.fit, args=(data,), rounds=3, iterations=1)
-    assert np.all(np.isfinite(white.whitening_matrix_))
+    # against float64 NumPy on the same data: the spectrum, and W whitens (Wᵀ C W = S / (S + eps))
+    cov = np.cov(data.astype(np.float64), rowvar=False, bias=True)
+    spectrum = np.linalg.eigvalsh(cov)[::-1]
+    W = white.whitening_matrix_.astype(np.float64)
+    np.testing.assert_allclose(white.explained_variance_, spectrum, rtol=1e-3, atol=1e-5 * spectrum[0])
+    np.testing.assert_allclose(W.T @ cov @ W, np.diag(spectrum / (spectrum + 1e-5)), atol=2e-3)
 
 
 def bench_whitening_notes_recipe(benchmark, data):

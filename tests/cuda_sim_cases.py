@@ -22,7 +22,10 @@ from fastmlp.cases import CASES, inputs
 from fastmlp.kernels import reference as ref
 from parity import assert_same, check_case
 
-SHAPES = ((1, 1), (2, 3), (5, 7))
+SHAPES = ((1, 1), (2, 3), (5, 7), (9, 7))
+# A launch of LAUNCH_THREADS in all (small_launches below): fewer than the rows and the elements
+# of the largest shape, so row-wise and elementwise grid-stride loops both take several laps.
+LAUNCH_THREADS_PER_BLOCK, LAUNCH_BLOCKS = 4, 2
 DTYPES = [np.float32, np.float64]
 HOST_ONLY = {"random_bits", "dropout_mask"}  # no array inputs: results come back as NumPy
 
@@ -30,9 +33,19 @@ HOST_ONLY = {"random_bits", "dropout_mask"}  # no array inputs: results come bac
 @pytest.fixture(autouse=True)
 def small_launches(monkeypatch):
     """A few threads and blocks: the grid-stride loops then take several laps (and it is faster)."""
-    monkeypatch.setattr(config, "CUDA_THREADS_PER_BLOCK", 32)
-    monkeypatch.setattr(config, "CUDA_MAX_BLOCKS", 4)
+    monkeypatch.setattr(config, "CUDA_THREADS_PER_BLOCK", LAUNCH_THREADS_PER_BLOCK)
+    monkeypatch.setattr(config, "CUDA_MAX_BLOCKS", LAUNCH_BLOCKS)
     monkeypatch.setattr(config, "CUDA_GEMM_TILE", 4, raising=False)
+
+
+def test_launches_are_smaller_than_the_work():
+    from fastmlp.kernels.cuda import _arrays
+
+    rows, cols = max(SHAPES)
+    total = LAUNCH_THREADS_PER_BLOCK * LAUNCH_BLOCKS
+    assert total < rows < rows * cols
+    blocks, threads = _arrays.launch(rows * cols)
+    assert blocks * threads == total  # the launch is capped: the loops must lap
 
 
 def test_backend_is_available_under_the_simulator():

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import fastmlp
+from chunking import COMPILED
 from fastmlp import backends, ops
 from fastmlp.backends import BackendUnavailableError
 from fastmlp.cases import BY_NAME, CASES, inputs
@@ -222,16 +223,21 @@ SERIAL_OR_PARALLEL = [
 
 
 @pytest.mark.jit_only
-@pytest.mark.parametrize("backend", [n for n in ("numba", "cython") if backends.is_available(n)])
-@pytest.mark.parametrize("name", SERIAL_OR_PARALLEL)
-def test_chunks_give_the_same_bits_serially_or_in_parallel(name, backend):
+@pytest.mark.parametrize(
+    "backend,name",
+    [
+        (backend, name)
+        for backend in COMPILED
+        for name in SERIAL_OR_PARALLEL
+        if backends.coverage()[backend][BY_NAME[name].op] == "native"
+    ],
+)
+def test_chunks_give_the_same_bits_serially_or_in_parallel(backend, name):
     """Right after a BLAS call the numba and cython kernels run their chunks on the calling thread
     (kernels/_blas_clock.py); the chunks are the same, so every bit of every output is too."""
     from fastmlp.kernels import _blas_clock
 
     case = BY_NAME[name]
-    if backends.kernel(case.op, backend) is backends.kernel(case.op, "numpy"):
-        pytest.skip(f"{case.op} is not native on {backend}")
     results = []
     for recent_blas in (False, True):
         args, kwargs = inputs(case, 300, 301, "float32")  # ~90k elements: several chunks

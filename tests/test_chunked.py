@@ -14,11 +14,16 @@ really go to the thread team (right after a BLAS call they would run on the call
 kernels/_blas_clock.py). Masks and random bits are compared bit for bit.
 """
 
+import contextlib
+
 import numpy as np
 import pytest
 
 import fastmlp
 from chunking import COMPILED, native_cases, quiet_blas_and_threads, small_chunks
+from fastmlp import ops
+from fastmlp.cases import inputs
+from fastmlp.kernels import reference as ref
 from fastmlp.kernels.numba_cpu import _common as numba_common
 from parity import check_case
 
@@ -62,6 +67,36 @@ def test_parity_with_small_chunks(pair, dtype, threads):
     backend, case = pair
     with small_chunks(backend, SMALL_MIN_CHUNK):
         check_case(case, backend, *SMALL, dtype)
+
+
+def _masked_dense_pairs():
+    """(backend, case) of the fused dense forward with dropout (keep_prob < 1)."""
+    out = []
+    for backend, case in PAIRS:
+        if case.op == "dense_forward":
+            args, _ = inputs(case, 1, 1, np.float64)
+            if args[4] < 1.0:
+                out.append((backend, case))
+    return out
+
+
+@pytest.mark.parametrize("size", ["big", "small"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("pair", _masked_dense_pairs(), ids=_ids)
+def test_fused_dense_forward_masks_bit_for_bit(pair, dtype, size, threads):
+    """The dropout mask inside the fused forward, element by element: exactly the reference mask's
+    zeros, and every kept unit alive (|out| clear of 0, where rounding cannot flip a ReLU)."""
+    backend, case = pair
+    rows, cols = BIG if size == "big" else SMALL
+    args, kwargs = inputs(case, rows, cols, dtype)
+    with small_chunks(backend, SMALL_MIN_CHUNK) if size == "small" else contextlib.nullcontext():
+        got = ops.dense_forward(*args, backend=backend, **kwargs)
+    keep, seed, stream = args[4:7]
+    dropped = ref.dropout_mask(got.shape, keep, seed, stream, dtype) == 0
+    assert dropped.any() and not dropped.all()
+    np.testing.assert_array_equal(got[dropped], 0)
+    alive = ~dropped & (np.abs(ref.dense_forward(*args, **kwargs)) > 1e-3)
+    assert np.count_nonzero(got[alive] == 0) == 0
 
 
 def test_the_sizes_make_several_chunks_and_a_ragged_last_one():
