@@ -303,6 +303,69 @@ def max_abs(a: Any) -> float:
     return float(_dev().stats(a)[3])
 
 
+# ----- arguments written by an op must not share memory with its other arguments --------------
+
+
+def _device_extent(a: Any) -> tuple[int, int] | None:
+    """[first byte, last byte] a device array can touch, from its ``__cuda_array_interface__``."""
+    try:
+        cai = a.__cuda_array_interface__
+    except (AttributeError, RuntimeError):
+        return None
+    lo = hi = int(cai["data"][0])
+    itemsize = np.dtype(cai["typestr"]).itemsize
+    strides = cai.get("strides") or _c_strides(cai["shape"], itemsize)
+    for n, step in zip(cai["shape"], strides):
+        if n == 0:
+            return None
+        reach = (n - 1) * step
+        lo, hi = (lo + reach, hi) if reach < 0 else (lo, hi + reach)
+    return lo, hi + itemsize - 1
+
+
+def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    strides, step = [], itemsize
+    for n in reversed(shape):
+        strides.append(step)
+        step *= max(n, 1)
+    return tuple(reversed(strides))
+
+
+def _overlap(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return bool(np.shares_memory(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return False  # host and device memory never overlap
+    ea, eb = _device_extent(a), _device_extent(b)
+    return ea is not None and eb is not None and ea[0] <= eb[1] and eb[0] <= ea[1]
+
+
+def separate(written: tuple, read: tuple = ()) -> None:
+    """Refuse an argument the op writes (an ``out``/``grads`` buffer, an array updated in place)
+    that shares memory with any other argument: kernels read and write in their own order (rows,
+    chunks, fused passes, BLAS blocks), so an overlap would give a different wrong answer on each
+    backend. ``written`` and ``read`` are ``(name, array)`` pairs (None entries are skipped).
+
+    Distinct host arrays that own their memory cannot overlap: that common case (a model's
+    parameters, optimizer states, fresh buffers) costs a few attribute reads."""
+    pairs = [p for p in (*written, *read) if p[1] is not None]
+    for _, a in pairs:
+        if type(a) is not np.ndarray or a.base is not None:
+            break
+    else:
+        if len({id(a) for _, a in pairs}) == len(pairs):
+            return
+    n_written = sum(1 for p in written if p[1] is not None)
+    for i in range(n_written):
+        name, a = pairs[i]
+        for other, b in pairs[i + 1 :]:
+            if a is b or _overlap(a, b):
+                raise ValueError(
+                    f"{name} shares memory with {other}; this op writes {name}, so it must not overlap "
+                    f"any other argument (pass a separate array)"
+                )
+
+
 # ----------------------------------------------------------------------------------------------
 # Device arrays. The cuda backend owns device code, so its array helpers do the work; nothing
 # here imports numba unless a device array actually arrives.
@@ -423,8 +486,9 @@ def out_array(out: Any, shape: tuple[int, ...], dtype: np.dtype, name: str = "ou
     return out
 
 
-def grad_buffers(grads: Any, need_dx: bool, x: np.ndarray, w: np.ndarray) -> tuple | None:
-    """``grads = (dx, dw, db)`` buffers for a dense backward (dx may be None when not needed)."""
+def grad_buffers(grads: Any, need_dx: bool, x: np.ndarray, w: np.ndarray, reads: tuple = ()) -> tuple | None:
+    """``grads = (dx, dw, db)`` buffers for a dense backward (dx may be None when not needed),
+    overlapping neither each other nor the op's inputs ``reads`` ((name, array) pairs)."""
     if grads is None:
         return None
     if not isinstance(grads, tuple) or len(grads) != 3:
@@ -432,7 +496,10 @@ def grad_buffers(grads: Any, need_dx: bool, x: np.ndarray, w: np.ndarray) -> tup
     dx, dw, db = grads
     if need_dx or dx is not None:
         dx = out_array(dx, x.shape, x.dtype, "grads[0] (dx)")
-    return dx, out_array(dw, w.shape, w.dtype, "grads[1] (dw)"), out_array(db, (w.shape[1],), w.dtype, "grads[2] (db)")
+    dw = out_array(dw, w.shape, w.dtype, "grads[1] (dw)")
+    db = out_array(db, (w.shape[1],), w.dtype, "grads[2] (db)")
+    separate((("grads[0] (dx)", dx), ("grads[1] (dw)", dw), ("grads[2] (db)", db)), reads)
+    return dx, dw, db
 
 
 def call_backward(fn: Any, args: tuple, need_dx: bool, grads: tuple | None) -> tuple:

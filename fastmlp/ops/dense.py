@@ -61,8 +61,12 @@ def _fused_args(activation: Any, keep_prob: Any, seed: Any, stream: Any, alpha: 
     return activation, p, seed, stream, a
 
 
-def _out_for(out: Any, x: np.ndarray, w: np.ndarray) -> np.ndarray | None:
-    return None if out is None else chk.out_array(out, (x.shape[0], w.shape[1]), x.dtype)
+def _out_for(out: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    if out is None:
+        return None
+    out = chk.out_array(out, (x.shape[0], w.shape[1]), x.dtype)
+    chk.separate((("out", out),), (("x", x), ("w", w), ("b", b)))
+    return out
 
 
 def affine_forward(x: Any, w: Any, b: Any, *, out: np.ndarray | None = None, backend: str | None = None) -> np.ndarray:
@@ -88,7 +92,7 @@ def affine_forward(x: Any, w: Any, b: Any, *, out: np.ndarray | None = None, bac
         Wrong ranks or mismatched shapes, empty batch, non-numeric dtype.
     """
     x, w, b = _affine_args(x, w, b)
-    return chk.call_out(kernel("affine_forward", backend, x, w, b), (x, w, b), _out_for(out, x, w))
+    return chk.call_out(kernel("affine_forward", backend, x, w, b), (x, w, b), _out_for(out, x, w, b))
 
 
 def affine_backward(
@@ -113,7 +117,7 @@ def affine_backward(
     db : ndarray (M,)
     """
     dy, x, w = _backward_args(dy, x, w)
-    buffers = chk.grad_buffers(grads, bool(need_dx), x, w)
+    buffers = chk.grad_buffers(grads, bool(need_dx), x, w, (("dy", dy), ("x", x), ("w", w)))
     fn = kernel("affine_backward", backend, dy, x, w)
     return chk.call_backward(fn, (dy, x, w), bool(need_dx), buffers)
 
@@ -157,7 +161,7 @@ def dense_forward(
     """
     x, w, b = _affine_args(x, w, b)
     args = _fused_args(activation, keep_prob, seed, stream, alpha)
-    return chk.call_out(kernel("dense_forward", backend, x, w, b), (x, w, b, *args), _out_for(out, x, w))
+    return chk.call_out(kernel("dense_forward", backend, x, w, b), (x, w, b, *args), _out_for(out, x, w, b))
 
 
 def dense_backward(
@@ -199,6 +203,6 @@ def dense_backward(
     chk.same_shape(out, dout, "out", "dout")
     out = chk.contiguous(out, dout.dtype)
     args = _fused_args(activation, keep_prob, seed, stream, alpha)
-    buffers = chk.grad_buffers(grads, bool(need_dx), x, w)
+    buffers = chk.grad_buffers(grads, bool(need_dx), x, w, (("dout", dout), ("x", x), ("w", w), ("out", out)))
     fn = kernel("dense_backward", backend, dout, x, w, out)
     return chk.call_backward(fn, (dout, x, w, out, *args), bool(need_dx), buffers)

@@ -34,11 +34,13 @@ def _ready(w: Any, dw: Any, states: tuple) -> bool:
 
 def _run(op: str, backend: str | None, w: Any, dw: Any, states: tuple, names: tuple, *hyper: Any) -> None:
     if _ready(w, dw, states):
+        chk.separate((("w", w), *zip(names, states)), (("dw", dw),))
         backends.kernel(op, backend)(w, dw, *states, *hyper)
         return
     w = chk.inplace(w, "w")
     dw = chk.grad_like(dw, w)
     states = tuple(chk.state_like(s, w, n) for s, n in zip(states, names))
+    chk.separate((("w", w), *zip(names, states)), (("dw", dw),))
     targets = (w, *states)
     work = [a if chk.is_contiguous(a) else np.ascontiguousarray(a) for a in targets]
     kernel(op, backend, *work, dw)(work[0], dw, *work[1:], *hyper)
