@@ -61,7 +61,8 @@ def batchnorm_forward(
             raise ValueError(f"{name} has shape {stat.shape} but x has {d} features")
         if stat.dtype != x.dtype:
             raise TypeError(f"{name} has dtype {stat.dtype} but the computation is {x.dtype}")
-    chk.separate((("running_mean", running_mean), ("running_var", running_var)), (("x", x), ("gamma", gamma), ("beta", beta)))
+    stats = (("running_mean", running_mean), ("running_var", running_var))
+    chk.separate(stats, (("x", x), ("gamma", gamma), ("beta", beta)))
     if not training and chk.value_range(running_var)[0] < 0:
         raise ValueError("running_var has negative entries")
     momentum = chk.number(momentum, "momentum", 0.0, 1.0)
