@@ -120,6 +120,17 @@ def test_two_threads_training_two_models_match_sequential_runs(backend):
             np.testing.assert_array_equal(results[seed][key], want[key], err_msg=f"seed {seed} {key}")
 
 
+@pytest.mark.jit_only
+def test_threads_are_safe_on_numbas_workqueue_layer():
+    """Numba's workqueue layer aborts on concurrent parallel launches; fastmlp serializes its
+    launches when Numba ended up with that layer (kernels/numba_cpu/_common.py)."""
+    script = Path(__file__).parent / "threads_workqueue.py"
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    assert "layer workqueue failures 0" in proc.stdout
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_numerics_at_the_edges(backend):
     big = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4]], np.float32)

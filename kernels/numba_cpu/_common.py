@@ -4,9 +4,12 @@ Everything tunable lives here (house rule 7). Timings quoted are best-of or medi
 machine (AMD EPYC, OpenMP threading layer), float32 unless said otherwise.
 """
 
+import contextlib
+import threading
 import types as types_
 from functools import wraps
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -68,10 +71,30 @@ def parallel_kernel(fn):
     def run(*args):
         if _blas_clock.recent():
             return serial(*args)
-        return parallel(*args)
+        if _serialize_launches[0] is False:
+            return parallel(*args)
+        return _locked_launch(parallel, args)
 
     run.parallel, run.serial = parallel, serial  # type: ignore[attr-defined]
     return run
+
+
+# Numba's workqueue threading layer (what Numba falls back to where neither OpenMP nor TBB loads)
+# aborts the whole process when two Python threads launch parallel regions at once; the omp and
+# tbb layers are safe. Numba picks the layer at the first launch, so launches go through a lock
+# until that first one has shown which layer it is, and afterwards only if it is workqueue.
+_launch_lock = threading.Lock()
+_serialize_launches = [None]  # None: no launch yet; then whether launches must take the lock
+
+
+def _locked_launch(parallel, args):
+    with _launch_lock:
+        result = parallel(*args)
+        # ValueError: nothing was launched (NUMBA_DISABLE_JIT): decide at the next call
+        with contextlib.suppress(ValueError):
+            if _serialize_launches[0] is None:
+                _serialize_launches[0] = numba.threading_layer() == "workqueue"
+    return result
 
 
 def set_min_chunk(n=None):
