@@ -34,13 +34,23 @@ def _kind_error(x: np.ndarray, name: str) -> TypeError:
     return TypeError(f"{name} must hold real numbers (float32/float64), got dtype {x.dtype}")
 
 
+def _not_masked(x: Any, name: str) -> None:
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} is a masked array, and fastmlp ops do not apply masks; "
+            f"pass {name}.filled(value) or {name}.compressed() instead"
+        )
+
+
 def as_array(x: Any, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
-    """x as an ndarray of a float dtype (ints/bools cast to float64), with the given rank."""
+    """x as a plain ndarray of a native-byte-order float dtype (ints/bools cast to float64,
+    subclasses such as np.matrix viewed as ndarray, masked arrays refused), with the given rank."""
     if type(x) is not np.ndarray:
         if x is None:
             raise TypeError(f"{name} must be an array, got None")
         if is_device(x):
             return _device_array(x, name, ndim)
+        _not_masked(x, name)
         try:
             x = np.asarray(x)
         except (ValueError, TypeError) as exc:
@@ -51,6 +61,8 @@ def as_array(x: Any, name: str, ndim: int | tuple[int, ...] | None = None) -> np
             x = x.astype(np.float64)
         else:
             raise _kind_error(x, name)
+    elif not x.dtype.isnative:  # '>f4' on a little-endian machine: the kernels need native order
+        x = x.astype(x.dtype.newbyteorder("="))
     if ndim is not None:
         ranks = (ndim,) if isinstance(ndim, int) else ndim
         if x.ndim not in ranks:
@@ -74,7 +86,7 @@ def ready(*arrays: Any) -> bool:
     which needs no cast or copy (~0.5 us to check against ~3 us for the general path of a dense
     op's three arrays; that path also says what is wrong)."""
     first = arrays[0]
-    if type(first) is not np.ndarray or first.dtype.char not in FLOAT_CHARS:
+    if type(first) is not np.ndarray or first.dtype.char not in FLOAT_CHARS or not first.dtype.isnative:
         return False
     dtype = first.dtype
     for a in arrays:  # a plain loop: all() over a generator costs ~1 us more per op here
@@ -221,11 +233,16 @@ def choice(value: Any, name: str, options: tuple[str, ...]) -> str:
 
 
 def inplace(x: Any, name: str) -> np.ndarray:
-    """An array updated in place: a writeable float ndarray (any layout) or C-contiguous device array."""
+    """An array updated in place: a writeable float ndarray (any layout or byte order; subclasses
+    such as np.matrix are updated through an ndarray view; masked arrays are refused) or a
+    C-contiguous device array. Kernels get it through :func:`workable`."""
     if type(x) is not np.ndarray and is_device(x):
         return _device_inplace(x, name)
-    if type(x) is not np.ndarray and not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} is updated in place and must be a NumPy array, got {type(x).__name__}")
+    if type(x) is not np.ndarray:
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{name} is updated in place and must be a NumPy array, got {type(x).__name__}")
+        _not_masked(x, name)
+        x = x.view(np.ndarray)
     if x.dtype.char not in FLOAT_CHARS:
         raise _kind_error(x, name)
     if not x.flags.writeable:
@@ -233,6 +250,19 @@ def inplace(x: Any, name: str) -> np.ndarray:
     if x.size == 0:
         raise ValueError(f"{name} is empty (shape {x.shape})")
     return x
+
+
+def native(dtype: np.dtype) -> np.dtype:
+    """dtype in the machine's byte order."""
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
+
+
+def workable(x: Any) -> Any:
+    """An array updated in place, as the kernels need it: x itself when C-contiguous in native byte
+    order (and always for device arrays), else a copy the caller writes back."""
+    if not isinstance(x, np.ndarray) or (x.flags.c_contiguous and x.dtype.isnative):
+        return x
+    return np.ascontiguousarray(x, dtype=native(x.dtype))
 
 
 def state_like(s: Any, w: np.ndarray, name: str) -> np.ndarray:
@@ -250,7 +280,7 @@ def grad_like(dw: Any, w: np.ndarray, name: str = "dw") -> np.ndarray:
     dw = as_array(dw, name)
     if dw.shape != w.shape:
         raise ValueError(f"{name} has shape {dw.shape} but w has shape {w.shape}; they must match")
-    return contiguous(dw, w.dtype)
+    return contiguous(dw, native(w.dtype))
 
 
 def as_indices(x: Any, name: str) -> Any:

@@ -19,12 +19,14 @@ def _affine_args(x: Any, w: Any, b: Any) -> list[np.ndarray]:
         and b.ndim == 1
         and x.shape[0] > 0
         and x.shape[1] == w.shape[0] > 0
-        and b.shape[0] == w.shape[1]
+        and b.shape[0] == w.shape[1] > 0
     ):
         return [x, w, b]
     x = chk.batch(x, "x")
     w = chk.as_array(w, "w", 2)
     b = chk.as_array(b, "b", 1)
+    if w.shape[1] == 0:
+        raise ValueError(f"w has no columns (shape {w.shape}): a layer needs at least one output unit")
     if x.shape[1] != w.shape[0]:
         raise ValueError(f"x has {x.shape[1]} features but w has {w.shape[0]} rows (w is (D_in, D_out))")
     if b.shape[0] != w.shape[1]:

@@ -93,9 +93,10 @@ def dropout_forward(x: Any, keep_prob: float, seed: int, stream: int = 0, *, bac
     TypeError
         x is not numeric; keep_prob is not a real number; seed or stream is not an integer.
     """
-    x = chk.contiguous(chk.as_array(x, "x"))
-    if x.ndim == 0 or x.size == 0:
+    x = chk.as_array(x, "x")
+    if x.ndim == 0 or x.size == 0:  # before the copy to C order, which would make a 0-d array 1-d
         raise ValueError(f"x must be a non-empty array, got shape {x.shape}")
+    x = chk.contiguous(x)
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
     return kernel("dropout_forward", backend, x)(x, p, seed, stream)
@@ -129,9 +130,10 @@ def dropout_backward(
     TypeError
         dy is not numeric; keep_prob is not a real number; seed or stream is not an integer.
     """
-    dy = chk.contiguous(chk.as_array(dy, "dy"))
+    dy = chk.as_array(dy, "dy")
     if dy.ndim == 0 or dy.size == 0:
         raise ValueError(f"dy must be a non-empty array, got shape {dy.shape}")
+    dy = chk.contiguous(dy)
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
     return kernel("dropout_backward", backend, dy)(dy, p, seed, stream)

@@ -59,7 +59,7 @@ def batchnorm_forward(
     for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
         if stat.shape != (d,):
             raise ValueError(f"{name} has shape {stat.shape} but x has {d} features")
-        if stat.dtype != x.dtype:
+        if chk.native(stat.dtype) != x.dtype:
             raise TypeError(f"{name} has dtype {stat.dtype} but the computation is {x.dtype}")
     stats = (("running_mean", running_mean), ("running_var", running_var))
     chk.separate(stats, (("x", x), ("gamma", gamma), ("beta", beta)))
@@ -69,8 +69,7 @@ def batchnorm_forward(
     eps = chk.number(eps, "eps", 0.0, low_open=True)
     if training and x.shape[0] == 1:
         raise ValueError("batch norm in training mode needs at least 2 rows (the variance of 1 row is 0)")
-    rm = running_mean if chk.is_contiguous(running_mean) else np.ascontiguousarray(running_mean)
-    rv = running_var if chk.is_contiguous(running_var) else np.ascontiguousarray(running_var)
+    rm, rv = chk.workable(running_mean), chk.workable(running_var)
     out = kernel("batchnorm_forward", backend, x, rm)(x, gamma, beta, rm, rv, bool(training), momentum, eps)
     if rm is not running_mean:
         running_mean[...] = rm

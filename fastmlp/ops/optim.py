@@ -1,7 +1,7 @@
 """Optimizer updates and the max-norm constraint. All update their arrays IN PLACE.
 
-``w`` and the state arrays may have any layout: non-contiguous ones are updated through a
-C-contiguous copy that is written back. ``weight_decay`` is the L2 strength: the step uses
+``w`` and the state arrays may have any layout and byte order: others than C-contiguous native
+ones are updated through a copy that is written back. ``weight_decay`` is the L2 strength: the step uses
 ``dw + weight_decay * w`` (from ``loss += 0.5 * weight_decay * ||w||^2``).
 """
 
@@ -42,7 +42,7 @@ def _run(op: str, backend: str | None, w: Any, dw: Any, states: tuple, names: tu
     states = tuple(chk.state_like(s, w, n) for s, n in zip(states, names))
     chk.separate((("w", w), *zip(names, states)), (("dw", dw),))
     targets = (w, *states)
-    work = [a if chk.is_contiguous(a) else np.ascontiguousarray(a) for a in targets]
+    work = [chk.workable(a) for a in targets]
     kernel(op, backend, *work, dw)(work[0], dw, *work[1:], *hyper)
     for original, used in zip(targets, work):
         if used is not original:
@@ -193,7 +193,8 @@ def max_norm_(w: np.ndarray, max_norm: float, *, backend: str | None = None) -> 
     if w.ndim != 2:
         raise ValueError(f"w must be 2-dimensional (D_in, D_out), got shape {w.shape}")
     c = chk.number(max_norm, "max_norm", 0.0, low_open=True)
-    work = w if chk.is_contiguous(w) else np.ascontiguousarray(w)
+    work = chk.workable(w)
+    chk.finite(work, "w")  # a NaN column has no norm to compare: backends would each do something else
     kernel("max_norm_", backend, work)(work, c)
     if work is not w:
         w[...] = work
