@@ -161,3 +161,16 @@ def test_parameters_stay_on_the_device_across_steps():
         assert abs(loss - want_loss) <= 1e-12 * max(1.0, abs(want_loss))
     np.testing.assert_allclose(dev[0].copy_to_host(), w, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(dev[1].copy_to_host(), b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype,big", [(np.float32, 3e38), (np.float64, 1e300)], ids=["f32", "f64"])
+def test_max_norm_of_columns_near_the_dtype_range(dtype, big):
+    """As on the CPU backends (tests/test_numeric_edges.py): scaled to max_norm, never zeroed."""
+    w = np.zeros((4, 3), dtype)
+    w[:, 0], w[0, 1], w[:, 2] = big, -big, 0.25
+    dev = cuda.to_device(w)
+    ops.max_norm_(dev, 2.0)
+    got = dev.copy_to_host()
+    np.testing.assert_allclose(got[:, 0], 1.0, rtol=1e-6)
+    np.testing.assert_allclose(got[:, 1], [-2.0, 0, 0, 0], rtol=1e-6)
+    np.testing.assert_array_equal(got[:, 2], dtype(0.25))

@@ -167,9 +167,9 @@ def labels(y: Any, n_rows: int, n_classes: int, name: str = "y") -> np.ndarray:
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
             raise ValueError(f"{name} must hold integer class labels, got non-integer values")
-        y = y.astype(np.int64)
     elif y.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    # the range is checked on the labels as given: cast first, 2**63 would wrap to -2**63
     lo, hi = int(y.min()), int(y.max())
     if lo < 0:
         raise ValueError(f"{name} has label {lo} but labels must be >= 0")
@@ -198,6 +198,16 @@ def number(
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {value}")
     if high is not None and (value > high or (high_open and value == high)):
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {value}")
+    return value
+
+
+def positive_in(value: float, dtype: Any, name: str) -> float:
+    """A positive ``value`` (already checked by :func:`number`) that stays positive in ``dtype``:
+    an eps that rounds to 0 in float32 (1e-50) would divide by zero where it was meant to prevent it."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f" and dtype.type(value) == 0:
+        smallest = np.finfo(dtype).smallest_subnormal
+        raise ValueError(f"{name}={value} rounds to 0 in {dtype}, the computation's dtype; use at least {smallest:.3g}")
     return value
 
 

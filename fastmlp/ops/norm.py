@@ -66,7 +66,7 @@ def batchnorm_forward(
     if not training and chk.value_range(running_var)[0] < 0:
         raise ValueError("running_var has negative entries")
     momentum = chk.number(momentum, "momentum", 0.0, 1.0)
-    eps = chk.number(eps, "eps", 0.0, low_open=True)
+    eps = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), x.dtype, "eps")
     if training and x.shape[0] == 1:
         raise ValueError("batch norm in training mode needs at least 2 rows (the variance of 1 row is 0)")
     rm, rv = chk.workable(running_mean), chk.workable(running_var)

@@ -49,6 +49,11 @@ def _run(op: str, backend: str | None, w: Any, dw: Any, states: tuple, names: tu
             original[...] = used
 
 
+def _dtype_of(w: Any) -> Any:
+    """w's dtype if it has one (anything else is refused by the update itself)."""
+    return getattr(w, "dtype", np.float64)
+
+
 def _lr(lr: Any) -> float:
     return chk.number(lr, "lr", 0.0, low_open=True)
 
@@ -129,7 +134,7 @@ def adam_update(
     t = chk.integer(t, "t", 1)
     b1 = chk.number(beta1, "beta1", 0.0, 1.0, high_open=True)
     b2 = chk.number(beta2, "beta2", 0.0, 1.0, high_open=True)
-    e = chk.number(eps, "eps", 0.0, low_open=True)
+    e = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), _dtype_of(w), "eps")
     _run("adam_update", backend, w, dw, (m, v), ("m", "v"), t, _lr(lr), b1, b2, e, _wd(weight_decay))
 
 
@@ -154,7 +159,7 @@ def rmsprop_update(
     decay_rate : float in [0, 1)
     """
     rho = chk.number(decay_rate, "decay_rate", 0.0, 1.0, high_open=True)
-    e = chk.number(eps, "eps", 0.0, low_open=True)
+    e = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), _dtype_of(w), "eps")
     _run("rmsprop_update", backend, w, dw, (cache,), ("cache",), _lr(lr), rho, e, _wd(weight_decay))
 
 
@@ -176,7 +181,7 @@ def adagrad_update(
     dw : array, w's shape
     cache : float ndarray, w's shape and dtype, updated in place (start at zeros)
     """
-    e = chk.number(eps, "eps", 0.0, low_open=True)
+    e = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), _dtype_of(w), "eps")
     _run("adagrad_update", backend, w, dw, (cache,), ("cache",), _lr(lr), e, _wd(weight_decay))
 
 

@@ -136,24 +136,34 @@ def adagrad_update(w, dw, cache, lr=1e-2, eps=1e-8, weight_decay=0.0):
 
 
 @cuda.jit
-def _max_norm_kernel(w, norms, limit, tiny, one):
-    """Column j of w scaled by min(1, limit / max(‖w_j‖₂, tiny)); norms is dtype scratch."""
+def _max_norm_kernel(w, scales, limit, tiny):
+    """Column j of w scaled by min(1, limit / max(‖w_j‖₂, tiny)), the norm in float64 (as
+    kernels/_norms.py: a column whose Σ w² overflows float64 is measured again, scaled by its
+    largest entry); scales is w-dtype scratch, so the product rounds like the reference's."""
     n = w.shape[0]
     for j in range(cuda.grid(1), w.shape[1], cuda.gridsize(1)):
         acc = 0.0
         for i in range(n):
-            acc += w[i, j] * w[i, j]
-        norms[j] = acc  # rounded to w's dtype, as the reference's dtype sum is
-        norm = math.sqrt(norms[j])
-        scale = min(one, limit / max(norm, tiny))
+            v = float(w[i, j])
+            acc += v * v
+        norm = math.sqrt(acc)
+        if math.isinf(norm):
+            peak = 0.0
+            for i in range(n):
+                peak = max(peak, abs(float(w[i, j])))
+            acc = 0.0
+            for i in range(n):
+                v = float(w[i, j]) / peak
+                acc += v * v
+            norm = peak * math.sqrt(acc)
+        scales[j] = min(1.0, limit / max(norm, tiny))
         for i in range(n):
-            w[i, j] = w[i, j] * scale
+            w[i, j] = w[i, j] * scales[j]
 
 
 def max_norm_(w, max_norm):
     """Project each unit's incoming weights (a column of w (D_in, D_out)) onto ‖w_j‖₂ ≤ max_norm."""
-    dt = scalar_type(w.dtype)
     wd_ = to_dev(w)
-    norms = empty(wd_.shape[1], wd_.dtype)
-    _max_norm_kernel[launch(wd_.shape[1])](wd_, norms, dt(max_norm), dt(np.finfo(wd_.dtype).tiny), dt(1))
+    scales = empty(wd_.shape[1], wd_.dtype)
+    _max_norm_kernel[launch(wd_.shape[1])](wd_, scales, float(max_norm), float(np.finfo(np.float64).tiny))
     write_back(w, wd_)

@@ -10,6 +10,7 @@ update of a 1.5M-float W at 0.44 ms against 8-12 ms.
 import numpy as np
 from numba import njit, prange
 
+from .._norms import column_scale
 from ._common import ERROR_MODEL, like, n_chunks, parallel_kernel, span
 
 SGD, MOMENTUM, NESTEROV, ADAM, RMSPROP, ADAGRAD = range(6)
@@ -131,7 +132,8 @@ def _sumsq_rows(w, acc, lo, hi):
     for i in range(lo, hi):
         row = w[i]
         for j in range(row.shape[0]):
-            acc[j] += row[j] * row[j]
+            v = float(row[j])  # squared in float64: a float32 weight of 3e38 must not overflow
+            acc[j] += v * v
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
@@ -163,9 +165,7 @@ def max_norm_(w, max_norm):
         _sumsq_rows(w, partial[0], 0, n)
     else:
         _max_norm_parallel(w, partial, w[0], True, nch)
-    norms = np.sqrt(partial.sum(axis=0)).astype(w.dtype)
-    scale = np.minimum(1, w.dtype.type(max_norm) / np.maximum(norms, np.finfo(w.dtype).tiny))
-    scale = scale.astype(w.dtype, copy=False)
+    scale = column_scale(partial.sum(axis=0), w, max_norm)
     if not (scale < 1).any():  # w * 1 == w bit for bit: the common case needs no second pass
         return
     if nch == 1:

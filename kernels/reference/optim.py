@@ -5,6 +5,8 @@ weight_decay is the L2 strength λ: the gradient used is dw + λ·w (from loss +
 
 import numpy as np
 
+from .._norms import column_scale
+
 
 def _grad(w, dw, weight_decay):
     return dw + w.dtype.type(weight_decay) * w if weight_decay else dw
@@ -59,7 +61,8 @@ def adagrad_update(w, dw, cache, lr=1e-2, eps=1e-8, weight_decay=0.0):
 
 
 def max_norm_(w, max_norm):
-    """Project each unit's incoming weights (a column of w (D_in, D_out)) onto ‖w_j‖₂ ≤ max_norm."""
-    norms = np.sqrt((w * w).sum(axis=0))
-    scale = np.minimum(1, w.dtype.type(max_norm) / np.maximum(norms, np.finfo(w.dtype).tiny))
-    w *= scale.astype(w.dtype, copy=False)
+    """Project each unit's incoming weights (a column of w (D_in, D_out)) onto ‖w_j‖₂ ≤ max_norm.
+
+    Norms in float64 (kernels/_norms.py: no overflow for weights near the dtype's range)."""
+    w64 = w.astype(np.float64)
+    w *= column_scale(np.einsum("ij,ij->j", w64, w64), w, max_norm)
