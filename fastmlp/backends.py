@@ -141,6 +141,12 @@ def _check_usable(name: str) -> str:
     return name
 
 
+def require(name: str) -> str:
+    """``name`` if backend ``name`` can run here; else ``BackendUnavailableError`` (known but
+    unavailable, with the reason), ``ValueError`` (unknown) or ``TypeError`` (not a string)."""
+    return _check_usable(name)
+
+
 def _automatic() -> str:
     choice = _auto[0]
     if choice is None:

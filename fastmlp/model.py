@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from . import backends, ops
 from . import losses as loss_lib
-from . import ops
 from . import optim as optim_lib
 from .layers import Dense, Layer, Param, ReLU
 from .ops import _checks as chk
@@ -107,6 +107,8 @@ class Sequential:
         self.loss = loss_lib.get(loss, n_classes=None if loss != "hierarchical_softmax" else widths[-1] + 1)
         self.l1 = chk.number(l1, "l1", 0.0)
         self.seed = random_seed() if seed is None else chk.integer(seed, "seed")
+        if backend is not None:  # a typo fails here, not at the first fit
+            backends.require(backend)
         self.backend = backend
         self.steps = 0
         self._check_chain()
@@ -151,17 +153,19 @@ class Sequential:
 
     def set_backend(self, backend: str | None) -> None:
         """Run this model's ops on ``backend`` from now on."""
+        if backend is not None:
+            backends.require(backend)
         self.backend = backend
         for layer in self.layers:
             layer.backend = backend
 
     # ----- computation ------------------------------------------------------------------
-    def _inputs(self, X: Any) -> np.ndarray:
-        X = chk.batch(X, "X")
+    def _inputs(self, X: Any, name: str = "X") -> np.ndarray:
+        X = chk.batch(X, name)
         if X.shape[1] != self.n_inputs:
-            raise ValueError(f"X has {X.shape[1]} features but the model expects {self.n_inputs}")
+            raise ValueError(f"{name} has {X.shape[1]} features but the model expects {self.n_inputs}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        chk.finite(X, "X")
+        chk.finite(X, name)
         return X
 
     def forward(self, X: Any, training: bool = False, seed: int = 0) -> np.ndarray:
@@ -244,15 +248,42 @@ class Sequential:
             scores = self._forward(X, True, step_seed(self.seed, self.steps))
             data_loss, dscores = self.loss(scores, targets, self.backend, out=self._dscores_buffer(scores))
         if not np.isfinite(data_loss):
+            broken = self.non_finite_parameter()
+            state = f"parameter {broken} was already non-finite" if broken else "parameters are unchanged by this step"
             raise TrainingDiverged(
                 f"loss is {data_loss} at step {self.steps}: training diverged (lower the learning rate, "
-                f"currently {optimizer.lr:g}); parameters are unchanged by this step"
+                f"currently {optimizer.lr:g}); {state}"
             )
         self.backward(dscores, need_input_grad=False)
         penalty = self.regularization(optimizer.weight_decay, add_grads=True)
         optimizer.step(self.parameters(), backend=self.backend)
         self.steps += 1
+        # a finite loss and finite gradients can still overflow in the update (lr 1e6): one
+        # reduction per parameter array (~1-2 % of a step) says so now, not one step later
+        broken = self.non_finite_parameter()
+        if broken:
+            raise TrainingDiverged(
+                f"the update of step {self.steps - 1} made parameter {broken} non-finite (the loss before it was "
+                f"{data_loss:g}): training diverged (lower the learning rate, currently {optimizer.lr:g}); "
+                "the model cannot predict until its parameters are restored (set_state) or re-initialised"
+            )
         return data_loss + penalty
+
+    def non_finite_parameter(self) -> str | None:
+        """The name ("<layer index>.<param>") of the first parameter holding NaN or Inf, else None."""
+        for i, layer in enumerate(self.layers):
+            for p in layer.params:
+                if not chk.all_finite(p.value):
+                    return f"{i}.{p.name}"
+        return None
+
+    def _check_parameters(self) -> None:
+        broken = self.non_finite_parameter()
+        if broken:
+            raise ValueError(
+                f"parameter {broken} holds NaN or Inf (training diverged, or the values were set or loaded "
+                "that way): predictions would be meaningless; restore finite parameters first"
+            )
 
     def _dscores_buffer(self, scores: Any) -> np.ndarray | None:
         """A reused dscores buffer for the training step (losses that can write into one)."""
@@ -270,8 +301,20 @@ class Sequential:
 
     def predict_scores(self, X: Any, batch_size: int = 4096) -> np.ndarray:
         """Scores in evaluation mode (no dropout; running batch-norm statistics)."""
+        self._check_parameters()
+        scores = self._scores(X, batch_size)
+        if not chk.all_finite(scores):
+            raise ValueError(
+                "the model's scores for these inputs overflow to NaN or Inf (its parameters are finite but too "
+                "large: training diverged); predictions would be meaningless"
+            )
+        return scores
+
+    def _scores(self, X: Any, batch_size: int = 4096) -> np.ndarray:
+        """Evaluation-mode scores, NaN/Inf included (evaluate reports them as a loss)."""
         X = self._inputs(X)
-        parts = [self._forward(X[i : i + batch_size], False, 0) for i in range(0, X.shape[0], batch_size)]
+        with np.errstate(over="ignore", invalid="ignore"):  # callers report overflow their own way
+            parts = [self._forward(X[i : i + batch_size], False, 0) for i in range(0, X.shape[0], batch_size)]
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def predict(self, X: Any) -> np.ndarray:
@@ -283,8 +326,9 @@ class Sequential:
         return self.loss.proba(self.predict_scores(X))
 
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
-        """Mean data loss and accuracy (exact labels; per-attribute for multi-label; R² for regression)."""
-        scores = self.predict_scores(X)
+        """Mean data loss and accuracy (exact labels; per-attribute for multi-label; R² for regression).
+        A model whose scores overflow gets an infinite or NaN loss here (predict refuses it)."""
+        scores = self._scores(X)
         targets = self.loss.targets(y, scores.shape[0], self.n_outputs)
         loss, _ = self.loss(scores, targets, self.backend)
         pred = self.loss.predict(scores)
@@ -371,6 +415,11 @@ class Sequential:
                 raise ValueError("validation_split leaves no training rows")
             validation_data = (X[-n_val:], y_all[-n_val:])
             X, y_all = X[:-n_val], y_all[:-n_val]
+        elif validation_data is not None:  # validated before any step changes the model
+            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, y_val)")
+            X_val = self._inputs(validation_data[0], "X_val")
+            validation_data = (X_val, self.loss.targets(validation_data[1], X_val.shape[0], self.n_outputs))
         if early_stopping is not None:
             early_stopping = chk.integer(early_stopping, "early_stopping", 1)
             if validation_data is None:
@@ -388,7 +437,13 @@ class Sequential:
                 seen += len(idx)
             history.loss.append(total / seen)
             history.lr.append(optimizer.lr)
-            train_eval = self.evaluate(X, y_all)
+            with np.errstate(over="ignore", invalid="ignore"):
+                train_eval = self.evaluate(X, y_all)
+            if not np.isfinite(train_eval["loss"]):
+                raise TrainingDiverged(
+                    f"after epoch {epoch + 1} the loss on the training data is {train_eval['loss']}: training "
+                    f"diverged (lower the learning rate, currently {optimizer.lr:g})"
+                )
             history.train_accuracy.append(train_eval.get("accuracy", train_eval.get("r2", float("nan"))))
             if validation_data is not None:
                 val = self.evaluate(*validation_data)

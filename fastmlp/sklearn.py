@@ -15,6 +15,7 @@ batched); ``dtype="float32"`` trains about twice as fast.
 
 from __future__ import annotations
 
+import numbers
 import time
 import warnings
 from typing import Any
@@ -199,7 +200,7 @@ class _BaseMLP(BaseEstimator):
             Xv, yv = X[order[:n_val]], y_score[order[:n_val]]
             X, targets = X[order[n_val:]], targets[order[n_val:]]
         n = X.shape[0]
-        bs = min(200, n) if self.batch_size == "auto" else int(np.clip(self.batch_size, 1, n))
+        bs = min(200, n) if _is_auto(self.batch_size) else _batch_size(self.batch_size, n)
         # scikit-learn's penalty is 0.5 * alpha * ||W||^2 / batch: the same as weight decay alpha / batch
         self._opt.weight_decay = float(self.alpha) / bs
         epochs = 1 if incremental else self.max_iter
@@ -428,5 +429,19 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         tags.target_tags.multi_output = True  # several regression targets are fitted jointly
         return tags
 
+
+
+def _is_auto(batch_size: Any) -> bool:
+    return isinstance(batch_size, str) and batch_size == "auto"
+
+
+def _batch_size(batch_size: Any, n: int) -> int:
+    """scikit-learn's rule: an int >= 1 (anything else raises); above n_samples, clipped with a warning."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be 'auto' or an int >= 1, got {batch_size!r}")
+    if batch_size > n:
+        warnings.warn(f"Got `batch_size` larger than sample size. It is going to be clipped to {n}", stacklevel=3)
+        return n
+    return int(batch_size)
 
 __all__ = ["MLPClassifier", "MLPRegressor"]

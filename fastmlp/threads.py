@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 from typing import Any
@@ -31,8 +32,9 @@ def set_num_threads(n: int) -> None:
     ValueError
         If n < 1 or n exceeds the threads Numba was started with (``NUMBA_NUM_THREADS``).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:  # np.int64 too
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = int(n)
     if "numba" in sys.modules or _numba_wanted():
         import numba
 

@@ -149,6 +149,17 @@ def finite(x: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} contains NaN or Inf (first at index {where}: {x[where]})")
 
 
+def all_finite(x: np.ndarray) -> bool:
+    """No NaN or Inf in x: one BLAS dot for contiguous float arrays, an exact scan only when that
+    overflows (huge but finite values)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if x.dtype.char in "fd" and x.flags.c_contiguous and x.size:
+            flat = x.reshape(-1)
+            if math.isfinite(np.dot(flat, flat)):
+                return True
+    return bool(np.isfinite(x).all())
+
+
 def labels(y: Any, n_rows: int, n_classes: int, name: str = "y") -> np.ndarray:
     """Class labels as int64 (N,), each in [0, n_classes): out-of-range labels never reach a kernel.
 
