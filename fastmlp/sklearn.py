@@ -430,7 +430,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return tags
 
 
-
 def _is_auto(batch_size: Any) -> bool:
     return isinstance(batch_size, str) and batch_size == "auto"
 
@@ -443,5 +442,6 @@ def _batch_size(batch_size: Any, n: int) -> int:
         warnings.warn(f"Got `batch_size` larger than sample size. It is going to be clipped to {n}", stacklevel=3)
         return n
     return int(batch_size)
+
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
