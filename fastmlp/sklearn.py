@@ -436,12 +436,13 @@ def _is_auto(batch_size: Any) -> bool:
 
 def _batch_size(batch_size: Any, n: int) -> int:
     """scikit-learn's rule: an int >= 1 (anything else raises); above n_samples, clipped with a warning."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or int(batch_size) < 1:
         raise ValueError(f"batch_size must be 'auto' or an int >= 1, got {batch_size!r}")
-    if batch_size > n:
+    size = int(batch_size)
+    if size > n:
         warnings.warn(f"Got `batch_size` larger than sample size. It is going to be clipped to {n}", stacklevel=3)
         return n
-    return int(batch_size)
+    return size
 
 
 __all__ = ["MLPClassifier", "MLPRegressor"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,11 @@ class PReLU(Layer):
         """dx, and the slopes' gradient."""
         dx, self.alpha.grad = ops.prelu_backward(dy, self._x, self.alpha.value, backend=self.backend)
         return dx
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """alpha (n,)."""
+        return {"alpha": (operator.index(config["n"]),)}
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""

@@ -56,6 +56,12 @@ class Layer:
         """Constructor arguments (JSON-serialisable) that rebuild this layer's shape and options."""
         return {}
 
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """Shapes of the parameters and buffers a layer built from ``config`` holds, by name,
+        without building it (fastmlp.load checks a file's arrays against them before allocating)."""
+        return {}
+
     @property
     def n_out(self) -> int | None:
         """Output width, when the layer fixes it."""

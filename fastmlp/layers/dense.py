@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -159,6 +160,12 @@ class Dense(Layer):
         state["_workspaces"], state["_ws"] = {}, None  # scratch, not state: never copied or pickled
         return state
 
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """W (n_in, n_out), b (n_out,)."""
+        n_in, n_out = operator.index(config["n_in"]), operator.index(config["n_out"])
+        return {"W": (n_in, n_out), "b": (n_out,)}
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
         return {
@@ -230,6 +237,12 @@ class Maxout(Layer):
         dz = ops.maxout_backward(dy, self._idx, self.k, backend=self.backend)
         dx, self.W.grad, self.b.grad = ops.affine_backward(dz, self._x, self.W.value, backend=self.backend)
         return dx
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """W (n_in, n_out · k), b (n_out · k,)."""
+        n_in, pieces = operator.index(config["n_in"]), operator.index(config["n_out"]) * operator.index(config["k"])
+        return {"W": (n_in, pieces), "b": (pieces,)}
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
@@ -306,6 +319,12 @@ class DropConnect(Layer):
             dx, dW, db = ops.affine_backward(dy, self._x, self.W.value, backend=self.backend)
         self.W.grad, self.b.grad = dW, db
         return dx
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """W (n_in, n_out), b (n_out,)."""
+        n_in, n_out = operator.index(config["n_in"]), operator.index(config["n_out"])
+        return {"W": (n_in, n_out), "b": (n_out,)}
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -111,6 +112,12 @@ class BatchNorm(Layer):
             dy, self._x, self.gamma.value, self._mean, self._inv_std, self._training, backend=self.backend
         )
         return dx
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """gamma, beta, running_mean, running_var: (n,) each."""
+        n = operator.index(config["n"])
+        return {"gamma": (n,), "beta": (n,), "running_mean": (n,), "running_var": (n,)}
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments."""
