@@ -153,6 +153,10 @@ def load_file(path: str, label_column: int = -1) -> tuple[np.ndarray, np.ndarray
         if np.isnan(table).any():
             row = int(np.argwhere(np.isnan(table))[0][0]) + 1
             raise DataFileError(f"{path}: non-numeric or missing value in data row {row}")
+        if not -table.shape[1] <= label_column < table.shape[1]:
+            raise DataFileError(
+                f"{path}: label column {label_column} is out of range: the file has {table.shape[1]} columns"
+            )
         y = table[:, label_column]
         X = np.delete(table, label_column % table.shape[1], axis=1)
     else:
@@ -162,6 +166,12 @@ def load_file(path: str, label_column: int = -1) -> tuple[np.ndarray, np.ndarray
         raise DataFileError(f"{path}: X must be (N, D) and y (N,), got {X.shape} and {y.shape}")
     if X.dtype.kind not in "iuf":
         raise DataFileError(f"{path}: X must be numeric, got dtype {X.dtype}")
+    bad = ~np.isfinite(X) if X.dtype.kind == "f" else None
+    if bad is not None and bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise DataFileError(
+            f"{path}: X holds {X[row, col]} (data row {row + 1}, feature column {col + 1}); need finite numbers"
+        )
     if y.dtype.kind == "f":
         if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
             raise DataFileError(f"{path}: labels must be integers")

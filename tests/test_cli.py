@@ -1,11 +1,13 @@
 """The ``fastmlp`` command."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fastmlp import __version__, backends
@@ -168,3 +170,66 @@ def test_bench_prints_ratios_and_json(tmp_path, capsys):
     assert main(["bench", "-k", "relu_forward and 256x512", "--markdown"]) == 0
     md = capsys.readouterr().out
     assert md.splitlines()[0].startswith("| benchmark | numpy (ms) |") and group in md
+
+
+def _user_error(argv, capsys):
+    """Run ``fastmlp train`` expecting a user error: exit 2, one line, no traceback, no training."""
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--quiet", *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith("fastmlp train: error: ")
+    assert not any("Traceback" in line for line in err)
+    return err[-1]
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [("1,2,0\ninf,3,1\n4,5,0\n6,7,1\n", r"X holds inf \(data row 2, feature column 1\)")],
+)
+def test_non_finite_data_is_refused_before_training(tmp_path, capsys, content, message):
+    import re
+
+    csv = tmp_path / "inf.csv"
+    csv.write_text(content)
+    assert re.search(message, _user_error(["--data", str(csv)], capsys))
+    npz = tmp_path / "nan.npz"
+    np.savez(npz, X=np.array([[1.0, np.nan], [2, 3], [4, 5], [6, 7]]), y=np.array([0, 1, 0, 1]))
+    assert "X holds nan (data row 1, feature column 2)" in _user_error(["--data", str(npz)], capsys)
+    assert "label column 7 is out of range: the file has 3 columns" in _user_error(
+        ["--data", str(csv), "--label-column", "7"], capsys
+    )
+
+
+def test_unwritable_outputs_are_refused_before_training(tmp_path, capsys):
+    missing = tmp_path / "no" / "model.npz"
+    assert "--save" in _user_error(["--save", str(missing)], capsys)
+    assert "is a directory" in _user_error(["--save", str(tmp_path)], capsys)
+    assert "--plot" in _user_error(["--plot", str(tmp_path / "no" / "curves.png")], capsys)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):  # root writes anywhere: nothing to refuse then
+            assert "not writable" in _user_error(["--save", str(locked / "m.npz")], capsys)
+    finally:
+        locked.chmod(0o700)
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--lr", "0"], "--lr must be a positive number, got 0.0"),
+        (["--lr=-1e-3"], "--lr must be a positive number"),
+        (["--seed", "-1"], r"--seed must be an integer in [0, 2**64), got -1"),
+        (["--seed", str(2**64)], "--seed must be an integer in [0, 2**64)"),
+        (["--weight-decay", "-1"], "--weight-decay must be a number >= 0"),
+    ],
+)
+def test_bad_numbers_name_their_option(argv, message, capsys):
+    assert message in _user_error(argv, capsys)
+
+
+def test_divergence_is_a_one_line_error(capsys):
+    line = _user_error(["--optimizer", "sgd", "--lr", "1e6", "--epochs", "3"], capsys)
+    assert "training diverged (lower the learning rate, currently 1e+06)" in line

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import math
+import os
 import time
 from typing import Any
 
@@ -10,6 +13,7 @@ import numpy as np
 
 from .. import backends, datasets, optim
 from ..builder import ACTIVATIONS, MLP
+from ..model import TrainingDiverged
 from ..preprocessing import Standardize
 
 OPTIMIZERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad")
@@ -44,19 +48,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _optimizer(name: str, lr: float | None, weight_decay: float) -> optim.Optimizer:
-    if name in ("adam", "rmsprop"):
-        return optim.get(name, lr=lr or 1e-3, weight_decay=weight_decay)
+    default = 1e-3 if name in ("adam", "rmsprop") else 0.05
+    lr = default if lr is None else lr  # an explicit --lr 0 is refused by the optimizer, not replaced
     if name == "adagrad":
-        return optim.Adagrad(lr=lr or 0.05, weight_decay=weight_decay)
-    return optim.get(name, lr=lr or 0.05, weight_decay=weight_decay)
+        return optim.Adagrad(lr=lr, weight_decay=weight_decay)
+    return optim.get(name, lr=lr, weight_decay=weight_decay)
 
 
-def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
-    """Train and evaluate; returns the summary (printed as JSON with ``--json``)."""
+def _writable(path: str, option: str, parser: argparse.ArgumentParser) -> None:
+    """Refuse, before any training, an output path that cannot be written."""
+    target = os.path.realpath(path)
+    directory = os.path.dirname(target) or "."
+    if os.path.isdir(target):
+        parser.error(f"{option} {path!r} is a directory; give a file name")
+    if not os.path.isdir(directory):
+        parser.error(f"{option} {path!r}: directory {directory!r} does not exist")
+    if not os.access(directory, os.W_OK) or (os.path.exists(target) and not os.access(target, os.W_OK)):
+        parser.error(f"{option} {path!r} is not writable")
+
+
+def _check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Every option that can be wrong, before the data is read or a step is taken."""
     if args.epochs < 1 or args.batch_size < 1:
         parser.error("--epochs and --batch-size must be positive")
     if not 0.0 < args.keep_prob <= 1.0:
         parser.error(f"--keep-prob must be in (0, 1], got {args.keep_prob}")
+    if not 0 <= args.seed < 2**64:
+        parser.error(f"--seed must be an integer in [0, 2**64), got {args.seed}")
+    if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
+        parser.error(f"--lr must be a positive number, got {args.lr}")
+    if not (math.isfinite(args.weight_decay) and args.weight_decay >= 0):
+        parser.error(f"--weight-decay must be a number >= 0, got {args.weight_decay}")
+    if args.save:
+        _writable(args.save, "--save", parser)
+    if args.plot:
+        _writable(args.plot, "--plot", parser)
+        if importlib.util.find_spec("matplotlib") is None:
+            parser.error("--plot needs matplotlib: pip install 'fastmlp[plot]'")
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """Train and evaluate; returns the summary (printed as JSON with ``--json``)."""
+    _check_options(args, parser)
     if args.backend is not None:
         known = sorted(backends.registry())
         if args.backend not in known:
@@ -108,15 +141,20 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, 
 
         callbacks.append(progress)
     start = time.perf_counter()
-    history = net.fit(
-        Xtr,
-        ytr,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        optimizer=optimizer,
-        validation_data=(Xte, yte),
-        callbacks=callbacks,
-    )
+    try:
+        history = net.fit(
+            Xtr,
+            ytr,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            optimizer=optimizer,
+            validation_data=(Xte, yte),
+            callbacks=callbacks,
+        )
+    except TrainingDiverged as exc:  # a user's choice of settings (usually --lr), not a crash
+        if bar is not None:
+            bar.close()
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
