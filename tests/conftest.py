@@ -4,6 +4,17 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture
+def saved(tmp_path):
+    """A small model saved to ``tmp_path``: (model, path)."""
+    import fastmlp
+
+    net = fastmlp.MLP([4, 3, 2], seed=0)
+    path = tmp_path / "net.npz"
+    net.save(path)
+    return net, path
+
+
 @pytest.fixture(scope="session")
 def digits():
     """scikit-learn's bundled handwritten digits (1797 x 64, 10 classes), scaled to [0, 1], split 75/25."""

@@ -12,14 +12,6 @@ import fastmlp
 from fastmlp.io import META_KEY, ModelFileError
 
 
-@pytest.fixture
-def saved(tmp_path):
-    net = fastmlp.MLP([4, 3, 2], seed=0)
-    path = tmp_path / "net.npz"
-    net.save(path)
-    return net, path
-
-
 def test_text_file_is_refused(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("hello")

@@ -15,14 +15,6 @@ import fastmlp
 from fastmlp.io import META_KEY, ModelFileError
 
 
-@pytest.fixture
-def saved(tmp_path):
-    net = fastmlp.MLP([4, 3, 2], seed=1)
-    path = tmp_path / "model.npz"
-    net.save(path)
-    return net, path
-
-
 def _members(path):
     with zipfile.ZipFile(path) as archive:
         return {info.filename: archive.read(info) for info in archive.infolist()}
