@@ -212,10 +212,13 @@ def number(
     return value
 
 
-def positive_in(value: float, dtype: Any, name: str) -> float:
-    """A positive ``value`` (already checked by :func:`number`) that stays positive in ``dtype``:
-    an eps that rounds to 0 in float32 (1e-50) would divide by zero where it was meant to prevent it."""
-    dtype = np.dtype(dtype)
+def positive_in(value: float, like: Any, name: str) -> float:
+    """A positive ``value`` (already checked by :func:`number`) that stays positive in the dtype of
+    the array ``like`` (float64 for anything else): an eps that rounds to 0 in float32 (1e-50) would divide by zero
+    where it was meant to prevent it."""
+    if value >= 1e-44:  # positive in float32 too (its smallest subnormal is 1.4e-45): no NumPy scalar
+        return value
+    dtype = np.dtype(getattr(like, "dtype", np.float64))
     if dtype.kind == "f" and dtype.type(value) == 0:
         smallest = np.finfo(dtype).smallest_subnormal
         raise ValueError(f"{name}={value} rounds to 0 in {dtype}, the computation's dtype; use at least {smallest:.3g}")
@@ -382,6 +385,17 @@ def _c_strides(shape: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
+def _owner(a: Any) -> np.ndarray | None:
+    """The ndarray that owns a's memory (NumPy points a view's base at it), or None when the
+    memory belongs to something else (a buffer, a device) and only a byte-level test can tell."""
+    if not isinstance(a, np.ndarray):
+        return None
+    base = a.base
+    if base is None:
+        return a
+    return base if isinstance(base, np.ndarray) and base.base is None else None
+
+
 def _overlap(a: Any, b: Any) -> bool:
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return bool(np.shares_memory(a, b))
@@ -391,30 +405,39 @@ def _overlap(a: Any, b: Any) -> bool:
     return ea is not None and eb is not None and ea[0] <= eb[1] and eb[0] <= ea[1]
 
 
-def separate(written: tuple, read: tuple = ()) -> None:
+def separate(written: tuple, read: tuple, names: str) -> None:
     """Refuse an argument the op writes (an ``out``/``grads`` buffer, an array updated in place)
     that shares memory with any other argument: kernels read and write in their own order (rows,
     chunks, fused passes, BLAS blocks), so an overlap would give a different wrong answer on each
-    backend. ``written`` and ``read`` are ``(name, array)`` pairs (None entries are skipped).
+    backend. ``written`` and ``read`` are arrays; ``names`` names them all in that order,
+    comma-separated, for the error.
 
-    Distinct host arrays that own their memory cannot overlap: that common case (a model's
-    parameters, optimizer states, fresh buffers) costs a few attribute reads."""
-    pairs = [p for p in (*written, *read) if p[1] is not None]
-    for _, a in pairs:
-        if type(a) is not np.ndarray or a.base is not None:
+    Distinct ndarrays that own their memory cannot overlap: that common case (parameters,
+    optimizer states, fresh buffers) is settled by one attribute read per array (~1 us for a
+    dense backward's seven; benches/NOTES.md change 21)."""
+    args = written + read
+    for a in args:
+        if a.__class__ is not _NDARRAY or a.base is not None:
             break
     else:
-        if len({id(a) for _, a in pairs}) == len(pairs):
+        if len(set(map(id, args))) == len(args):
             return
-    n_written = sum(1 for p in written if p[1] is not None)
-    for i in range(n_written):
-        name, a = pairs[i]
-        for other, b in pairs[i + 1 :]:
+    labels = [n.strip() for n in names.split(",")]
+    owners = [_owner(a) for a in args]
+    for i in range(len(written)):
+        a = args[i]
+        for j in range(i + 1, len(args)):
+            b = args[j]
+            if owners[i] is not None and owners[j] is not None and owners[i] is not owners[j]:
+                continue  # views of two different NumPy allocations: disjoint, no byte-level test needed
             if a is b or _overlap(a, b):
                 raise ValueError(
-                    f"{name} shares memory with {other}; this op writes {name}, so it must not overlap "
-                    f"any other argument (pass a separate array)"
+                    f"{labels[i]} shares memory with {labels[j]}; this op writes {labels[i]}, so it must not "
+                    f"overlap any other argument (pass a separate array)"
                 )
+
+
+_NDARRAY = np.ndarray
 
 
 # ----------------------------------------------------------------------------------------------
@@ -537,9 +560,11 @@ def out_array(out: Any, shape: tuple[int, ...], dtype: np.dtype, name: str = "ou
     return out
 
 
-def grad_buffers(grads: Any, need_dx: bool, x: np.ndarray, w: np.ndarray, reads: tuple = ()) -> tuple | None:
+def grad_buffers(
+    grads: Any, need_dx: bool, x: np.ndarray, w: np.ndarray, reads: tuple = (), read_names: str = ""
+) -> tuple | None:
     """``grads = (dx, dw, db)`` buffers for a dense backward (dx may be None when not needed),
-    overlapping neither each other nor the op's inputs ``reads`` ((name, array) pairs)."""
+    overlapping neither each other nor the op's inputs ``reads`` (named by ``read_names``)."""
     if grads is None:
         return None
     if not isinstance(grads, tuple) or len(grads) != 3:
@@ -549,7 +574,10 @@ def grad_buffers(grads: Any, need_dx: bool, x: np.ndarray, w: np.ndarray, reads:
         dx = out_array(dx, x.shape, x.dtype, "grads[0] (dx)")
     dw = out_array(dw, w.shape, w.dtype, "grads[1] (dw)")
     db = out_array(db, (w.shape[1],), w.dtype, "grads[2] (db)")
-    separate((("grads[0] (dx)", dx), ("grads[1] (dw)", dw), ("grads[2] (db)", db)), reads)
+    if dx is None:  # the first layer's backward: no dx buffer (and the fast path takes no None)
+        separate((dw, db), reads, "grads[1] (dw), grads[2] (db), " + read_names)
+    else:
+        separate((dx, dw, db), reads, "grads[0] (dx), grads[1] (dw), grads[2] (db), " + read_names)
     return dx, dw, db
 
 

@@ -296,7 +296,7 @@ def dead_relu_fraction(h: Any, fired: Any = None, *, backend: str | None = None)
             raise ValueError(f"fired has shape {fired.shape} but h has {h.shape[1]} units")
         if not fired.flags.writeable:
             raise ValueError("fired is updated in place but is read-only")
-        chk.separate((("fired", fired),), (("h", h),))
+        chk.separate((fired,), (h,), "fired, h")
         if not fired.flags.c_contiguous:
             work = np.ascontiguousarray(fired)
             fraction = kernel("dead_relu_fraction", backend, h)(h, work)

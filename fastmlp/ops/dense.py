@@ -67,7 +67,7 @@ def _out_for(out: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarra
     if out is None:
         return None
     out = chk.out_array(out, (x.shape[0], w.shape[1]), x.dtype)
-    chk.separate((("out", out),), (("x", x), ("w", w), ("b", b)))
+    chk.separate((out,), (x, w, b), "out, x, w, b")
     return out
 
 
@@ -119,7 +119,7 @@ def affine_backward(
     db : ndarray (M,)
     """
     dy, x, w = _backward_args(dy, x, w)
-    buffers = chk.grad_buffers(grads, bool(need_dx), x, w, (("dy", dy), ("x", x), ("w", w)))
+    buffers = chk.grad_buffers(grads, bool(need_dx), x, w, (dy, x, w), "dy, x, w")
     fn = kernel("affine_backward", backend, dy, x, w)
     return chk.call_backward(fn, (dy, x, w), bool(need_dx), buffers)
 
@@ -205,6 +205,6 @@ def dense_backward(
     chk.same_shape(out, dout, "out", "dout")
     out = chk.contiguous(out, dout.dtype)
     args = _fused_args(activation, keep_prob, seed, stream, alpha)
-    buffers = chk.grad_buffers(grads, bool(need_dx), x, w, (("dout", dout), ("x", x), ("w", w), ("out", out)))
+    buffers = chk.grad_buffers(grads, bool(need_dx), x, w, (dout, x, w, out), "dout, x, w, out")
     fn = kernel("dense_backward", backend, dout, x, w, out)
     return chk.call_backward(fn, (dout, x, w, out, *args), bool(need_dx), buffers)

@@ -48,7 +48,7 @@ def softmax_cross_entropy(scores: Any, y: Any, *, out: np.ndarray | None = None,
     scores, y = _scores_labels(scores, y)
     buffer = None if out is None else chk.out_array(out, scores.shape, scores.dtype)
     if buffer is not None:
-        chk.separate((("out", buffer),), (("scores", scores), ("y", y)))
+        chk.separate((buffer,), (scores, y), "out, scores, y")
     return chk.call_out(kernel("softmax_cross_entropy", backend, scores, y), (scores, y), buffer)
 
 

@@ -61,12 +61,12 @@ def batchnorm_forward(
             raise ValueError(f"{name} has shape {stat.shape} but x has {d} features")
         if chk.native(stat.dtype) != x.dtype:
             raise TypeError(f"{name} has dtype {stat.dtype} but the computation is {x.dtype}")
-    stats = (("running_mean", running_mean), ("running_var", running_var))
-    chk.separate(stats, (("x", x), ("gamma", gamma), ("beta", beta)))
+    names = "running_mean, running_var, x, gamma, beta"
+    chk.separate((running_mean, running_var), (x, gamma, beta), names)
     if not training and chk.value_range(running_var)[0] < 0:
         raise ValueError("running_var has negative entries")
     momentum = chk.number(momentum, "momentum", 0.0, 1.0)
-    eps = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), x.dtype, "eps")
+    eps = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), x, "eps")
     if training and x.shape[0] == 1:
         raise ValueError("batch norm in training mode needs at least 2 rows (the variance of 1 row is 0)")
     rm, rv = chk.workable(running_mean), chk.workable(running_var)

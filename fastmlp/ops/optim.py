@@ -32,26 +32,25 @@ def _ready(w: Any, dw: Any, states: tuple) -> bool:
     return False
 
 
+# the names of (w, *states, dw) for separate()'s message, per state-name tuple
+_NAMES = {names: ", ".join(("w", *names, "dw")) for names in ((), ("velocity",), ("m", "v"), ("cache",))}
+
+
 def _run(op: str, backend: str | None, w: Any, dw: Any, states: tuple, names: tuple, *hyper: Any) -> None:
     if _ready(w, dw, states):
-        chk.separate((("w", w), *zip(names, states)), (("dw", dw),))
+        chk.separate((w, *states), (dw,), _NAMES[names])
         backends.kernel(op, backend)(w, dw, *states, *hyper)
         return
     w = chk.inplace(w, "w")
     dw = chk.grad_like(dw, w)
     states = tuple(chk.state_like(s, w, n) for s, n in zip(states, names))
-    chk.separate((("w", w), *zip(names, states)), (("dw", dw),))
+    chk.separate((w, *states), (dw,), _NAMES[names])
     targets = (w, *states)
     work = [chk.workable(a) for a in targets]
     kernel(op, backend, *work, dw)(work[0], dw, *work[1:], *hyper)
     for original, used in zip(targets, work):
         if used is not original:
             original[...] = used
-
-
-def _dtype_of(w: Any) -> Any:
-    """w's dtype if it has one (anything else is refused by the update itself)."""
-    return getattr(w, "dtype", np.float64)
 
 
 def _lr(lr: Any) -> float:
@@ -134,7 +133,7 @@ def adam_update(
     t = chk.integer(t, "t", 1)
     b1 = chk.number(beta1, "beta1", 0.0, 1.0, high_open=True)
     b2 = chk.number(beta2, "beta2", 0.0, 1.0, high_open=True)
-    e = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), _dtype_of(w), "eps")
+    e = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), w, "eps")
     _run("adam_update", backend, w, dw, (m, v), ("m", "v"), t, _lr(lr), b1, b2, e, _wd(weight_decay))
 
 
@@ -159,7 +158,7 @@ def rmsprop_update(
     decay_rate : float in [0, 1)
     """
     rho = chk.number(decay_rate, "decay_rate", 0.0, 1.0, high_open=True)
-    e = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), _dtype_of(w), "eps")
+    e = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), w, "eps")
     _run("rmsprop_update", backend, w, dw, (cache,), ("cache",), _lr(lr), rho, e, _wd(weight_decay))
 
 
@@ -181,7 +180,7 @@ def adagrad_update(
     dw : array, w's shape
     cache : float ndarray, w's shape and dtype, updated in place (start at zeros)
     """
-    e = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), _dtype_of(w), "eps")
+    e = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), w, "eps")
     _run("adagrad_update", backend, w, dw, (cache,), ("cache",), _lr(lr), e, _wd(weight_decay))
 
 

@@ -62,7 +62,7 @@ def whitening_matrix(
     if not chk.symmetric(cov, rtol=1e-4, atol=1e-6 * (chk.max_abs(cov) or 1.0)):
         raise ValueError("cov must be symmetric")
     method = chk.choice(method, "method", METHODS)
-    eps = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), cov.dtype, "eps")
+    eps = chk.positive_in(chk.number(eps, "eps", 0.0, low_open=True), cov, "eps")
     if n_components is not None:
         n_components = chk.integer(n_components, "n_components", 1)
         if n_components > d:
