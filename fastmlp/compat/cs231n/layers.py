@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from ... import ops
 
 _SEED_HIGH = 2**63 - 1  # np.random.randint's int64 range: any draw is a valid fastmlp seed
 
@@ -109,33 +109,6 @@ def relu_backward(dout: Any, cache: Any) -> np.ndarray:
         Non-numeric arrays.
     """
     return ops.relu_backward(dout, cache)
-
-
-def affine_relu_forward(x: Any, w: Any, b: Any) -> tuple:
-    """Affine layer then ReLU, fused into one kernel (bias add and ReLU in a single pass).
-
-    Returns
-    -------
-    out : ndarray (N, M)
-    cache : tuple ``(fc_cache, relu_cache)`` with ``fc_cache = (x, w, b)`` and ``relu_cache`` the
-        ReLU output, so that ``relu_backward`` then ``affine_backward`` also work on it.
-    """
-    out = ops.dense_forward(_flat(x), w, b, "relu")
-    return out, ((x, w, b), out)
-
-
-def affine_relu_backward(dout: Any, cache: tuple) -> tuple:
-    """Backward pass of :func:`affine_relu_forward`, fused.
-
-    Returns
-    -------
-    dx : ndarray, x's shape
-    dw : ndarray (D, M)
-    db : ndarray (M,)
-    """
-    (x, w, _), out = cache
-    dx, dw, db = ops.dense_backward(dout, _flat(x), w, out, "relu")
-    return dx.reshape(np.shape(x)), dw, db
 
 
 def _mode(param: dict, name: str) -> str:

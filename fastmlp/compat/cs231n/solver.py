@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import cs231n_optim as optim
+from . import optim
 
 UPDATE_RULES = ("sgd", "sgd_momentum", "rmsprop", "adam")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
+from ... import ops
 
 
 def _new_weights(w: Any) -> np.ndarray:

@@ -3,7 +3,8 @@
 Architecture ``{affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax``.
 Without normalization each hidden block is ONE fused fastmlp kernel (bias + ReLU + dropout mask
 generated in-register, then its fused backward); with normalization the blocks chain the
-:mod:`fastmlp.compat.cs231n_layers` ops. Dropout masks come from fastmlp's counter RNG keyed by
+:mod:`fastmlp.compat.cs231n.layers` ops. ``save``/``load`` keep ``params`` in an ``.npz`` file.
+Dropout masks come from fastmlp's counter RNG keyed by
 (seed, layer index), so a fixed ``seed`` makes the loss deterministic for gradient checks.
 """
 
@@ -14,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
-from .cs231n_layers import batchnorm_backward, batchnorm_forward, draw_seed, layernorm_backward, layernorm_forward
+from .... import ops
+from ..layers import batchnorm_backward, batchnorm_forward, draw_seed, layernorm_backward, layernorm_forward
+from ._files import ParamsFile
 
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
 
 
-class FullyConnectedNet:
+class FullyConnectedNet(ParamsFile):
     """Fully connected network with ReLU hidden layers, optional dropout and batch/layer norm.
 
     Parameters
