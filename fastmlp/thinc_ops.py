@@ -1,3 +1,6 @@
+# thinc's array types (Floats2d, ...) are nominal classes that mypy cannot relate to the ndarrays they
+# are at run time; the signatures must use them (thinc's consistency test compares annotations).
+# mypy: disable-error-code="arg-type,call-arg,call-overload,return-value,assignment"
 """A thinc backend on fastmlp's kernels: ``thinc.api.use_ops("fastmlp")``.
 
 :class:`FastmlpOps` subclasses thinc's ``NumpyOps`` and overrides the hot dense-network methods
@@ -17,18 +20,18 @@ Needs the optional dependency thinc: ``pip install 'fastmlp[thinc]'``. ``import 
 imports this module.
 """
 
-from __future__ import annotations
-
 import functools
 import itertools
 import math
 import threading
-from typing import Any
+from typing import Any, Optional, Tuple  # noqa: UP035 - the annotations thinc's own Ops use (its tests compare them)
 
 import numpy as np
 
 try:
     from thinc.api import NumpyOps, registry
+    from thinc.backends.ops import FloatsT
+    from thinc.types import Floats1d, Floats2d, Floats3d, FloatsXd, Ints2d
 except ImportError as exc:  # thinc is optional: say how to get it
     raise ImportError(
         f"fastmlp.thinc_ops needs thinc, which could not be imported ({exc}); "
@@ -122,9 +125,30 @@ class FastmlpOps(NumpyOps):
         self._masks = itertools.count()  # next() is atomic under the GIL: no two masks share a stream
         self._seed_lock = threading.Lock()
 
+    def __getstate__(self) -> dict:
+        """Picklable and deep-copyable (models built under ``use_ops("fastmlp")`` hold the ops): the
+        lock is left out and remade; the copy continues with the next mask's stream."""
+        state = dict(self.__dict__)
+        state["_masks"] = next(self._masks)
+        del state["_seed_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        state["_masks"] = itertools.count(state["_masks"])
+        self.__dict__.update(state)
+        self._seed_lock = threading.Lock()
+
     # ------------------------------------------------------------------ dense
 
-    def gemm(self, x: Any, y: Any, out: Any = None, trans1: bool = False, trans2: bool = False) -> Any:
+    def gemm(
+        self,
+        x: Floats2d,
+        y: Floats2d,
+        out: Optional[Floats2d] = None,  # noqa: UP045 - thinc's Ops.gemm annotation, compared by its tests
+        trans1: bool = False,
+        trans2: bool = False,
+    ) -> Floats2d:
         """``x @ y`` (``x.T`` / ``y.T`` with ``trans1`` / ``trans2``), optionally into ``out``.
 
         The product goes to NumPy's BLAS (fastmlp's CPU GEMM: multithreaded, threads set by
@@ -153,7 +177,7 @@ class FastmlpOps(NumpyOps):
             and out.ndim == 2
         )
 
-    def affine(self, X: Any, W: Any, b: Any) -> Any:
+    def affine(self, X: Floats2d, W: Floats2d, b: Floats1d) -> Floats2d:
         """``Y = X @ W.T + b`` (thinc's W is (nO, nI)): :meth:`gemm` with W transposed by flag, then b.
 
         Not ``fastmlp.ops.affine_forward``: it takes w as (D_in, D_out) C-contiguous, so thinc's
@@ -166,7 +190,7 @@ class FastmlpOps(NumpyOps):
         Y += b
         return Y
 
-    def relu(self, X: Any, inplace: bool = False) -> Any:
+    def relu(self, X: Floats2d, inplace: bool = False) -> Floats2d:
         """``max(0, X)``; with ``inplace`` the result is written into X and X returned."""
         if not _served(X):
             return super().relu(X, inplace=inplace)
@@ -176,7 +200,7 @@ class FastmlpOps(NumpyOps):
             return X
         return Y
 
-    def backprop_relu(self, dY: Any, Y: Any, inplace: bool = False) -> Any:
+    def backprop_relu(self, dY: Floats2d, Y: Floats2d, inplace: bool = False) -> Floats2d:
         """``dY * (Y > 0)`` from the forward output Y; with ``inplace`` written into dY."""
         if not _served(dY, Y) or dY.shape != Y.shape:
             return super().backprop_relu(dY, Y, inplace)
@@ -198,7 +222,7 @@ class FastmlpOps(NumpyOps):
                     self._seed = int(np.random.randint(0, _SEED_HIGH, dtype=np.int64))  # noqa: NPY002
         return (self._seed + n // _STREAMS) % 2**64, n % _STREAMS
 
-    def get_dropout_mask(self, shape: Any, drop: float | None) -> Any:
+    def get_dropout_mask(self, shape: Tuple[int, ...], drop: Optional[float]) -> FloatsXd:  # noqa: UP006, UP045
         """float32 mask of ``shape``: 0 with probability ``drop``, else ``1 / (1 - drop)``.
 
         ``drop`` is the DROP probability (thinc's convention): ``None`` or <= 0 gives ones, >= 1
@@ -221,7 +245,7 @@ class FastmlpOps(NumpyOps):
 
     # ------------------------------------------------------------------ softmax
 
-    def softmax(self, x: Any, *, inplace: bool = False, axis: int = -1, temperature: float = 1.0) -> Any:
+    def softmax(self, x: FloatsT, *, inplace: bool = False, axis: int = -1, temperature: float = 1.0) -> FloatsT:
         """Softmax over ``axis`` of ``x / temperature``, max-shifted, as ``Ops.softmax``.
 
         fastmlp has no standalone softmax kernel (its fused softmax kernel produces the
@@ -237,7 +261,7 @@ class FastmlpOps(NumpyOps):
         y /= y.sum(axis=axis, keepdims=True)
         return y
 
-    def backprop_softmax(self, Y: Any, dY: Any, *, axis: int = -1, temperature: float = 1.0) -> Any:
+    def backprop_softmax(self, Y: FloatsT, dY: FloatsT, *, axis: int = -1, temperature: float = 1.0) -> FloatsT:
         """``dX = Y * (dY - sum(Y * dY, axis))`` (``dY / temperature`` first), as ``Ops``.
 
         NumPy, like :meth:`softmax`: the row sums come from one ``einsum`` pass with no
@@ -257,7 +281,7 @@ class FastmlpOps(NumpyOps):
 
     # ------------------------------------------------------------------ maxout
 
-    def maxout(self, X: Any) -> tuple:
+    def maxout(self, X: Floats3d) -> Tuple[Floats2d, Ints2d]:  # noqa: UP006
         """Max over the last axis of X (B, O, P): ``(best (B, O), which (B, O) int32)``.
 
         thinc's (B, O, P) C layout IS fastmlp's unit-major (B, O*P) layout (pieces of a unit
@@ -269,10 +293,16 @@ class FastmlpOps(NumpyOps):
         best, which = ops.maxout_forward(X.reshape(B, O * P), P, backend=self.backend)
         return best, which.astype(np.int32)
 
-    def backprop_maxout(self, dY: Any, which: Any, P: int) -> Any:
-        """Routes dY (B, O) to the winning pieces: dX (B, O, P), zeros elsewhere."""
+    def backprop_maxout(self, dY: Floats2d, which: Ints2d, P: int) -> Floats3d:
+        """Routes dY (B, O) to the winning pieces: dX (B, O, P), zeros elsewhere.
+
+        A piece index outside [0, P) raises IndexError, as thinc's own ops do."""
         if not _served(dY, ndim=2) or np.shape(which) != dY.shape:
             return super().backprop_maxout(dY, which, P)
+        which = np.asarray(which)
+        if which.size and (which.min() < 0 or which.max() >= P):
+            bad = int(which.min()) if which.min() < 0 else int(which.max())
+            raise IndexError(f"maxout piece index {bad} is out of range for P={P}")
         dX = ops.maxout_backward(dY, which, P, backend=self.backend)
         return dX.reshape(dY.shape[0], dY.shape[1], P)
 
@@ -280,16 +310,16 @@ class FastmlpOps(NumpyOps):
 
     def adam(
         self,
-        weights: Any,
-        gradient: Any,
-        mom1: Any,
-        mom2: Any,
+        weights: Floats1d,
+        gradient: Floats1d,
+        mom1: Floats1d,
+        mom2: Floats1d,
         beta1: float,
         beta2: float,
         eps: float,
         learn_rate: float,
         mod_rate: float = 1.0,
-    ) -> tuple:
+    ) -> Tuple[Floats1d, Floats1d, Floats1d, Floats1d]:  # noqa: UP006
         """One Adam step IN PLACE, thinc's convention: ``learn_rate`` is already bias-corrected.
 
         ``mom1 = b1 mom1 + (1-b1) g``, ``mom2 = b2 mom2 + (1-b2) g**2``,

@@ -7,9 +7,11 @@ they are checked for their keep fraction and scale instead.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -293,3 +295,69 @@ def test_small_thinc_model_trains_with_fastmlp_ops(digits):
     # with dropout (fastmlp's masks) the loss still falls
     _, drop_losses = _train("fastmlp", X, Y, dropout=0.2)
     assert drop_losses[-1] < 0.5 * drop_losses[0]
+
+
+def _thinc_failures(*plugin_args):
+    """Failed test ids of thinc's own ``thinc/tests/backends/test_ops.py``, run in a subprocess."""
+    here = Path(__file__).resolve().parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "pytest", "--pyargs", "thinc.tests.backends.test_ops", "-q", "-rf"]
+    # test_get_ops asserts that get_ops("numpy") is an instance of the name NumpyOps, which the
+    # plugin rebinds to FastmlpOps: it tests the substitution, not the ops
+    cmd += ["-p", "no:cacheprovider", "-o", "addopts=", "-k", "not test_get_ops", *plugin_args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=env, cwd=here)
+    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    assert " passed" in summary, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("FAILED ")}, summary
+
+
+@needs_thinc
+@pytest.mark.slow
+def test_thincs_own_ops_tests_show_no_failure_numpy_ops_does_not():
+    """thinc's tests/backends/test_ops.py, once as shipped (NumpyOps) and once with FastmlpOps in
+    NumpyOps' place (tests/thinc_with_fastmlp.py): FastmlpOps fails nothing NumpyOps passes.
+    (Some tests fail with NumpyOps itself in this environment, e.g. torch comparisons; they are
+    the baseline.)"""
+    numpy_failed, numpy_summary = _thinc_failures()
+    fastmlp_failed, fastmlp_summary = _thinc_failures("-p", "thinc_with_fastmlp")
+    assert fastmlp_failed <= numpy_failed, (
+        f"with FastmlpOps only: {sorted(fastmlp_failed - numpy_failed)}\nNumpyOps: {numpy_summary}\n"
+        f"FastmlpOps: {fastmlp_summary}"
+    )
+    assert fastmlp_summary.split(" passed")[0].split()[-1] == numpy_summary.split(" passed")[0].split()[-1]
+
+
+@needs_thinc
+def test_ops_pickle_and_deepcopy_with_models():
+    import copy
+    import pickle
+
+    from thinc.api import Relu, Softmax, chain, use_ops
+
+    from fastmlp.thinc_ops import FastmlpOps
+
+    ops = FastmlpOps(seed=5)
+    clone = pickle.loads(pickle.dumps(ops))
+    assert isinstance(clone, FastmlpOps) and clone._seed == 5
+    a, b = ops.get_dropout_mask((4, 6), 0.5), clone.get_dropout_mask((4, 6), 0.5)
+    assert a.shape == b.shape == (4, 6)
+    with use_ops("fastmlp"):
+        model = chain(Relu(8), Softmax(3))
+        model.initialize(np.zeros((2, 4), "f"))
+    for copied in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert type(copied.ops).__name__ == "FastmlpOps"
+        X = np.random.default_rng(0).standard_normal((5, 4)).astype("f")
+        np.testing.assert_array_equal(copied.predict(X), model.predict(X))
+
+
+@needs_thinc
+def test_backprop_maxout_out_of_range_raises_index_error_like_thinc():
+    from thinc.api import NumpyOps
+
+    from fastmlp.thinc_ops import FastmlpOps
+
+    dY, which = np.ones((2, 3), "f"), np.full((2, 3), 5, "i")
+    with pytest.raises(IndexError):
+        NumpyOps().backprop_maxout(dY, which, 3)
+    with pytest.raises(IndexError, match="piece index 5 is out of range for P=3"):
+        FastmlpOps().backprop_maxout(dY, which, 3)
