@@ -1,4 +1,4 @@
-"""The ``fastmlp`` command: ``train``, ``bench``, ``info``. ``--json`` makes the last line JSON."""
+"""The ``fastmlp`` command: ``train``, ``bench``, ``info``, ``examples``. ``--json`` makes the last line JSON."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import bench, info, train
+from . import bench, examples, info, train
 
 SUBPARSERS: dict[str, argparse.ArgumentParser] = {}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with its three sub-commands."""
+    """The argument parser with its sub-commands."""
     parser = argparse.ArgumentParser(prog="fastmlp", description="Compiled kernels for fully connected networks.")
     sub = parser.add_subparsers(dest="command", required=True)
     SUBPARSERS.clear()
@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
         "info", help="version, backends and why not, op coverage, threads, BLAS"
     )
     p_info.add_argument("--json", action="store_true", help="make the last line one JSON object")
+    p_examples = SUBPARSERS["examples"] = sub.add_parser("examples", help="redraw the CS231n notes' figures")
+    examples.add_arguments(p_examples)
     return parser
 
 
@@ -43,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = train.run(args, sub)
         if args.json:
             print(json.dumps(summary))
+    elif args.command == "examples":
+        return examples.run(args, sub)
     else:
         return bench.run(args, sub)
     return 0
