@@ -3,6 +3,7 @@ as OPTIONAL extensions: if the compiler (or Cython) fails, the install goes on w
 the ``cython`` backend reports itself unavailable with the reason."""
 
 import glob
+import importlib.util
 import os
 import sys
 import tempfile
@@ -36,7 +37,7 @@ class OptionalBuildExt(build_ext):
 
     def finalize_options(self):
         super().finalize_options()
-        if self.parallel is None:  # the modules compile independently: one per core (~75 s serial here)
+        if self.parallel is None:  # the modules compile independently: one per core
             self.parallel = os.cpu_count() or 1
 
     def run(self):
@@ -86,10 +87,22 @@ class OptionalBuildExt(build_ext):
 
 # None of these flags changes a result; each lets gcc vectorise loops it otherwise keeps scalar:
 # -fno-math-errno: sqrt (the optimizer updates); -fno-trapping-math: selects whose arms do float
-# arithmetic (leaky ReLU, PReLU), ~10x slower as branches. Code is built for the x86-64 baseline;
+# arithmetic (leaky ReLU, PReLU), which as branches run scalar and far slower (benches/NOTES.md,
+# 'Measurements behind code comments': setup.py). Code is built for the x86-64 baseline;
 # the hot loops carry their own AVX2 copies, chosen at run time (kernels/cython/_simd.h).
 COMPILE_FLAGS = {"unix": ["-O3", "-fno-math-errno", "-fno-trapping-math"], "msvc": ["/O2"]}
 OPENMP_FLAGS = {"unix": "-fopenmp", "msvc": "/openmp"}
+
+
+def activation_header():
+    """Write kernels/cython/_activations.h from the activation table (kernels/cython/_ctable.py)
+    and return its path. Generated, not kept in git, so the C formulas cannot drift from the
+    table; _ctable.py is loaded by path because fastmlp is not importable while it builds. A row
+    outside the table's C subset stops the build here, naming the line."""
+    spec = importlib.util.spec_from_file_location("_fastmlp_ctable", os.path.join("kernels", "cython", "_ctable.py"))
+    ctable = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ctable)
+    return os.path.relpath(ctable.write())
 
 
 def cython_extensions():
@@ -100,6 +113,7 @@ def cython_extensions():
         sources = [s for s in sources if os.path.splitext(os.path.basename(s))[0] in only]
     if not sources:
         return []
+    header = activation_header()  # before the globs below, so a fresh checkout lists it too
     try:
         import numpy
         from Cython.Build import cythonize
@@ -112,10 +126,13 @@ def cython_extensions():
             "fastmlp.kernels.cython." + os.path.splitext(os.path.basename(src))[0],
             [src],
             include_dirs=[numpy.get_include(), "kernels/cython"],
+            # src too: cythonize swaps it for its .c in the sources, and the sdist ships sources and
+            # depends, so without it a build from the sdist finds no .pyx and compiles nothing
             depends=sorted(
-                glob.glob("kernels/cython/_*.pxd")
-                + glob.glob("kernels/cython/_*.pxi")
-                + glob.glob("kernels/cython/_*.h")
+                {src, header}
+                | set(glob.glob("kernels/cython/_*.pxd"))
+                | set(glob.glob("kernels/cython/_*.pxi"))
+                | set(glob.glob("kernels/cython/_*.h"))
             ),
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         )

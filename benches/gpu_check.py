@@ -27,7 +27,7 @@ os.environ.setdefault("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", "0")  # tiny grids ar
 
 import numpy as np  # noqa: E402
 
-from fastmlp import config, ops  # noqa: E402
+from fastmlp import ops  # noqa: E402
 from fastmlp.cases import CASES, inputs  # noqa: E402
 from fastmlp.kernels import reference as ref  # noqa: E402
 
@@ -50,7 +50,9 @@ except Exception:  # not installed (or the simulator run)
     cp = None
 if SIM:
     cp = None
-    config.CUDA_THREADS_PER_BLOCK, config.CUDA_MAX_BLOCKS, config.CUDA_GEMM_TILE = 32, 4, 4
+    from fastmlp.kernels.cuda import _launch
+
+    _launch.CUDA_THREADS_PER_BLOCK, _launch.CUDA_MAX_BLOCKS, _launch.CUDA_GEMM_TILE = 32, 4, 4
 from numba import cuda  # noqa: E402
 
 # ------------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any
 
+from .kernels._device import is_device
+
 REFERENCE = "numpy"
 BUILTIN: dict[str, str] = {
     "numpy": "fastmlp.kernels.reference",
@@ -102,10 +104,10 @@ def _load(name: str) -> tuple[ModuleType | None, str]:
 
 
 def ops() -> tuple[str, ...]:
-    """Every op name of the contract: the functions the reference backend exports."""
-    module, _ = _load(REFERENCE)
-    assert module is not None
-    return tuple(sorted(n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))))
+    """Every op name of the contract: the op table of :mod:`fastmlp.ops`."""
+    from . import ops as op_table  # the ops layer imports this module: resolved at call time
+
+    return tuple(op_table.OPS)
 
 
 def is_available(name: str) -> bool:
@@ -155,8 +157,9 @@ def _automatic() -> str:
 
 
 def _env_choice() -> str | None:
-    """``os.environ.get(ENV_VAR)`` without its cost when the variable is unset (~1.9 us: the
-    mapping raises and catches a KeyError), which is every op call of a default-backend model.
+    """``os.environ.get(ENV_VAR)`` without its cost when the variable is unset (the mapping raises
+    and catches a KeyError; benches/NOTES.md change 18), which is every op call of a default-backend
+    model.
     CPython's environ keeps its encoded keys in ``_data``; elsewhere, the plain lookup."""
     data = getattr(os.environ, "_data", None)
     if data is None:
@@ -204,8 +207,5 @@ def kernel(op: str, backend: str | None = None) -> Callable[..., Any]:
 
 def is_device_array(x: Any) -> bool:
     """True for CUDA device arrays (Numba, CuPy, torch CUDA, and the Numba simulator's stand-in):
-    they select the ``cuda`` backend."""
-    try:
-        return hasattr(x, "__cuda_array_interface__") or type(x).__name__ == "FakeCUDAArray"
-    except RuntimeError:  # torch tensors that require grad refuse the interface: still device arrays
-        return True
+    they select the ``cuda`` backend (``fastmlp.kernels._device.is_device``)."""
+    return is_device(x)

@@ -15,6 +15,9 @@ from typing import Any
 import numpy as np
 
 from fastmlp.kernels import reference as ref
+from fastmlp.kernels.activation_table import ACTIVATIONS, NAMES
+from fastmlp.kernels.activation_table import BY_NAME as ROWS
+from fastmlp.ops.activations import HAND_WRITTEN
 
 Maker = Callable[[np.random.Generator, int, int, np.dtype], tuple[tuple, dict]]
 
@@ -80,10 +83,14 @@ def _one_feature(activation: str, keep: float) -> Maker:
 
 
 def _dense_bwd(activation: str, keep: float, forward: Callable[[str, float], Maker] = _dense_fwd) -> Maker:
+    """dense_backward's inputs; activations whose output does not give f' also get ``pre``."""
+
     def make(rng, n, cols, dt):
         (x, w, b, *opts), _ = forward(activation, keep)(rng, n, cols, dt)
-        out = ref.dense_forward(x, w, b, *opts)
-        return (_randn(rng, out.shape, dt), x, w, out, *opts), {}
+        pre = np.empty((x.shape[0], w.shape[1]), dtype=dt)
+        out = ref.dense_forward(x, w, b, *opts, pre=pre)
+        extra = {} if ROWS[activation].from_output else {"pre": pre}
+        return (_randn(rng, out.shape, dt), x, w, out, *opts), extra
 
     return make
 
@@ -102,6 +109,28 @@ def _grad_from_output(forward: Callable) -> Maker:
         return (_randn(rng, (n, cols), dt), y), {}
 
     return make
+
+
+def _table_fwd(activation: str) -> Maker:
+    """A generated activation op's input: values away from the kinks, and the row's parameter."""
+
+    def make(rng, n, cols, dt):
+        alpha = () if ROWS[activation].alpha is None else (1.3,)
+        return (_away_from_zero(rng, (n, cols), dt) * dt.type(2), *alpha), {}
+
+    return make
+
+
+def _table_bwd(activation: str) -> Maker:
+    def make(rng, n, cols, dt):
+        (x, *alpha), _ = _table_fwd(activation)(rng, n, cols, dt)
+        return (_randn(rng, (n, cols), dt), x, *alpha), {}
+
+    return make
+
+
+# activation-table rows with generated ops (ops/activations.py writes the others' doors by hand)
+TABLE_OPS = tuple(row.name for row in ACTIVATIONS if row.name not in HAND_WRITTEN)
 
 
 def _leaky_bwd(rng, n, cols, dt):
@@ -276,7 +305,7 @@ CASES: tuple[Case, ...] = (
             hot=True,
             bench=((256, 512), (256, 3072)) if a == "relu" else (),
         )
-        for a in ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
+        for a in NAMES
         for p in (1.0, 0.6)
     ),
     *(
@@ -287,7 +316,7 @@ CASES: tuple[Case, ...] = (
             hot=True,
             bench=((256, 512), (256, 3072)) if a == "relu" else (),
         )
-        for a in ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
+        for a in NAMES
         for p in (1.0, 0.6)
     ),
     # the fused epilogues alone (one input feature: the GEMM is a rank-1 pass), at BENCH.md's sizes
@@ -305,6 +334,8 @@ CASES: tuple[Case, ...] = (
     Case("sigmoid_backward", "sigmoid_backward", _grad_from_output(ref.sigmoid_forward), bench=SMALL),
     Case("tanh_forward", "tanh_forward", _unary, bench=SMALL),
     Case("tanh_backward", "tanh_backward", _grad_from_output(ref.tanh_forward), bench=SMALL),
+    *(Case(f"{a}_forward", f"{a}_forward", _table_fwd(a), bench=SMALL) for a in TABLE_OPS),
+    *(Case(f"{a}_backward", f"{a}_backward", _table_bwd(a), bench=SMALL) for a in TABLE_OPS),
     Case("maxout_forward", "maxout_forward", _maxout_fwd, bench=SMALL),
     Case("maxout_backward", "maxout_backward", _maxout_bwd, bench=SMALL),
     Case("random_bits", "random_bits", _bits, exact=True, bench=SMALL),

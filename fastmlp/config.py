@@ -1,4 +1,4 @@
-"""Numbers that would otherwise be magic, in one place: parity tolerances, shapes, launch sizes.
+"""Numbers that would otherwise be magic, in one place: parity tolerances and test shapes.
 
 Tolerances are per dtype and relative to the magnitude of the expected values (atol is scaled by
 max(1, max|want|)): fused kernels reorder sums, so bitwise equality is only demanded for masks,
@@ -19,9 +19,3 @@ TOLERANCES: dict[np.dtype, dict[str, float]] = {
 
 # Shapes the parity harness runs every op on: 1 row, 1 column, odd sizes, a wide one.
 TEST_ROWS_COLS: tuple[tuple[int, int], ...] = ((1, 1), (1, 7), (3, 5), (17, 33), (64, 130))
-
-# CUDA launch configuration (tests under the simulator patch these small).
-CUDA_THREADS_PER_BLOCK = 256
-CUDA_MAX_BLOCKS = 1024
-# Side of the shared-memory tile of the Numba GEMM used when CuPy (cuBLAS) is absent
-CUDA_GEMM_TILE = 16

@@ -261,7 +261,7 @@ class Sequential:
         """Why training stopped, and what became of the parameters, truthfully. An update can make
         parameters non-finite while the loss before it was finite (lr 1e6: the gradient was finite,
         the step was not); checking every parameter after every update would cost a pass over them
-        (~0.4 ms of the 12.7 ms CIFAR-shaped step), so that is found here, at the next loss or at
+        on every step (benches/NOTES.md change 19), so that is found here, at the next loss or at
         the end of the epoch, and said as it is."""
         broken = self.non_finite_parameter()
         if broken:

@@ -6,7 +6,8 @@ They take scikit-learn's MLP parameters (``hidden_layer_sizes``, ``activation``,
 ``shuffle``, ``random_state``, ``tol``, ``verbose``, ``warm_start``, ``momentum``,
 ``nesterovs_momentum``, ``early_stopping``, ``validation_fraction``, ``beta_1``, ``beta_2``,
 ``epsilon``, ``n_iter_no_change``) with their meanings, plus what scikit-learn's MLP lacks:
-``keep_prob`` (dropout), ``batchnorm``, more activations (``leaky_relu``, ``prelu``, ``maxout``),
+``keep_prob`` (dropout), ``batchnorm``, more activations (``prelu``, ``maxout`` and every name of
+``fastmlp.ops.ACTIVATIONS``: ``leaky_relu``, ``elu``, ``gelu``, ...),
 ``init``, ``loss`` (SVM/hinge losses, hierarchical softmax), ``dtype`` and ``backend``.
 ``dtype`` defaults to float64 like scikit-learn (predictions then don't depend on how rows are
 batched); ``dtype="float32"`` trains about twice as fast.
@@ -289,7 +290,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ``init``, ``loss`` (``"softmax"`` default; ``"svm"``, ``"squared_hinge"``,
     ``"hierarchical_softmax"``; multi-label targets use ``"sigmoid"`` or ``"attribute_hinge"``),
     ``dtype`` and ``backend``. ``activation`` accepts ``identity``, ``logistic``, ``tanh``,
-    ``relu`` and also ``leaky_relu``, ``prelu``, ``maxout``.
+    ``relu`` and also ``prelu``, ``maxout`` and every name of ``fastmlp.ops.ACTIVATIONS``.
 
     Attributes
     ----------

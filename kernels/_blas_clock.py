@@ -3,11 +3,12 @@
 OpenBLAS's worker threads keep spinning for ~0.1 s (2^28 cycles) after each multi-threaded call
 before they sleep, and an OpenMP team spins after each parallel region. A parallel region started
 while BLAS workers spin fights them for the cores, and its own spinning team then slows the next
-GEMM. On the 2-core dev machine the CIFAR-shaped step (B=256, 2 threads) took 64 ms when the
-fused epilogues and updates ran in parallel between the GEMMs, and 16 ms with the same chunks run
-on the calling thread (GEMM floor 12.8 ms in the same run). So within QUIET_S of a BLAS call made
-through a backend, the numba and cython kernels run their chunks serially — the same chunks, so
-the same bits. Standalone elementwise work (no GEMM nearby) still uses every thread.
+GEMM. Running the fused epilogues and updates between the GEMMs on the calling thread instead of in
+parallel brought the CIFAR-shaped step at 2 threads from several times its GEMM floor to near it
+(benches/NOTES.md change 7, and 'Measurements behind code comments': _blas_clock). So within
+QUIET_S of a BLAS call made through a backend, the numba and cython kernels run their chunks
+serially — the same chunks, so the same bits. Standalone elementwise work (no GEMM nearby) still
+uses every thread.
 """
 
 import time

@@ -17,9 +17,10 @@ if os.environ.get("FASTMLP_CUDA_TEST") != "1":
 
 from numba import cuda
 
-from fastmlp import backends, config, ops
+from fastmlp import backends, ops
 from fastmlp.cases import CASES, inputs
 from fastmlp.kernels import reference as ref
+from fastmlp.kernels.cuda import _launch
 from parity import assert_same, check_case
 
 SHAPES = ((1, 1), (2, 3), (5, 7), (9, 7))
@@ -33,9 +34,9 @@ HOST_ONLY = {"random_bits", "dropout_mask"}  # no array inputs: results come bac
 @pytest.fixture(autouse=True)
 def small_launches(monkeypatch):
     """A few threads and blocks: the grid-stride loops then take several laps (and it is faster)."""
-    monkeypatch.setattr(config, "CUDA_THREADS_PER_BLOCK", LAUNCH_THREADS_PER_BLOCK)
-    monkeypatch.setattr(config, "CUDA_MAX_BLOCKS", LAUNCH_BLOCKS)
-    monkeypatch.setattr(config, "CUDA_GEMM_TILE", 4, raising=False)
+    monkeypatch.setattr(_launch, "CUDA_THREADS_PER_BLOCK", LAUNCH_THREADS_PER_BLOCK)
+    monkeypatch.setattr(_launch, "CUDA_MAX_BLOCKS", LAUNCH_BLOCKS)
+    monkeypatch.setattr(_launch, "CUDA_GEMM_TILE", 4)
 
 
 def test_launches_are_smaller_than_the_work():

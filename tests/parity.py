@@ -12,13 +12,18 @@ from fastmlp.cases import Case, inputs
 from fastmlp.config import TOLERANCES
 from fastmlp.kernels import reference as ref
 
-LAYOUTS = ("C", "F", "strided")
+LAYOUTS = ("C", "F", "strided", "readonly")
 
 
 def relayout(a: Any, layout: str) -> Any:
-    """The same values as ``a`` in another memory layout (Fortran order or a strided view)."""
+    """The same values as ``a`` in another memory layout (Fortran order or a strided view), or
+    read-only (an input the caller cannot have written: a memory map, a broadcast, a frozen array)."""
     if not isinstance(a, np.ndarray) or a.ndim == 0 or layout == "C":
         return a
+    if layout == "readonly":
+        frozen = a.copy()
+        frozen.setflags(write=False)
+        return frozen
     if layout == "F":
         return np.asfortranarray(a)
     wide = np.zeros((*a.shape[:-1], 2 * a.shape[-1]), dtype=a.dtype)
@@ -59,7 +64,10 @@ def check_case(case: Case, backend: str, rows: int, cols: int, dtype: Any, layou
     args, kwargs = inputs(case, rows, cols, dtype)
     want_args = copy.deepcopy(args)
     want = getattr(ref, case.op)(*want_args, **kwargs)
-    got_args = tuple(relayout(a, layout) for a in copy.deepcopy(args))
+    got_args = tuple(
+        a if layout == "readonly" and pos in case.inplace else relayout(a, layout)
+        for pos, a in enumerate(copy.deepcopy(args))
+    )
     got = getattr(ops, case.op)(*got_args, backend=backend, **kwargs)
     assert_same(got, want, case.exact, dtype=dtype)
     for pos in case.inplace:

@@ -14,10 +14,12 @@ from chunking import COMPILED
 from fastmlp import backends, ops
 from fastmlp.backends import BackendUnavailableError
 from fastmlp.cases import BY_NAME, CASES, inputs
+from fastmlp.kernels import activation_table
 from fastmlp.kernels import reference as ref
+from fastmlp.kernels._exports import reference_ops
 
 OP_NAMES = backends.ops()
-BUFFER_KEYWORDS = {"out", "need_dx", "grads"}
+BUFFER_KEYWORDS = {"out", "need_dx", "grads", "pre"}
 
 
 @pytest.fixture
@@ -48,7 +50,8 @@ def fake_backend(monkeypatch):
 def test_reference_is_always_available_and_complete():
     assert "numpy" in backends.available()
     assert set(backends.coverage()["numpy"].values()) == {"native"}
-    assert len(OP_NAMES) == 39
+    # the API's op table and the kernels' contract (what the reference modules define) agree
+    assert set(OP_NAMES) == set(reference_ops())
 
 
 def test_every_op_has_a_public_function_with_backend_keyword():
@@ -249,3 +252,49 @@ def test_chunks_give_the_same_bits_serially_or_in_parallel(backend, name):
     assert len(results[0]) == len(results[1]) > 0
     for par, ser in zip(*results):
         np.testing.assert_array_equal(par, ser)
+
+
+def test_drivers_without_buffer_keywords_are_adapted_once(monkeypatch):
+    """A backend whose drivers take only the reference's positional arguments still serves every
+    door: out/grads are filled by copying, need_dx honoured, pre-activation calls go to the
+    reference (fastmlp/ops/_dispatch.py) — and the wrapper is built once, not per call."""
+    fake = types.ModuleType("plain_kernels")
+    calls = []
+
+    def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01):
+        calls.append("forward")
+        return ref.dense_forward(x, w, b, activation, keep_prob, seed, stream, alpha)
+
+    def dense_backward(dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01):
+        calls.append("backward")
+        return ref.dense_backward(dout, x, w, out, activation, keep_prob, seed, stream, alpha)
+
+    fake.dense_forward, fake.dense_backward = dense_forward, dense_backward
+    monkeypatch.setitem(sys.modules, "plain_kernels", fake)
+    backends.register("plain", "plain_kernels")
+    try:
+        rng = np.random.default_rng(0)
+        x, w, b, dout = (
+            rng.standard_normal((4, 3)),
+            rng.standard_normal((3, 2)),
+            rng.standard_normal(2),
+            np.ones((4, 2)),
+        )
+        out = np.empty((4, 2))
+        got = ops.dense_forward(x, w, b, "tanh", out=out, backend="plain")
+        assert got is out and calls == ["forward"]
+        np.testing.assert_allclose(out, np.tanh(x @ w + b))
+        grads = (np.empty((4, 3)), np.empty((3, 2)), np.empty(2))
+        dx, dw, db = ops.dense_backward(dout, x, w, out, "tanh", need_dx=False, grads=grads, backend="plain")
+        assert dx is None and dw is grads[1] and db is grads[2]
+        np.testing.assert_allclose(dw, x.T @ (1 - out**2))
+        for row in (r for r in activation_table.ACTIVATIONS if not r.from_output):
+            pre = np.empty((4, 2))
+            ops.dense_forward(x, w, b, row.name, pre=pre, backend="plain")  # the plain driver cannot save pre
+            np.testing.assert_allclose(pre, x @ w + b)
+        assert calls == ["forward", "backward"]
+        first = ops._dispatch.kernel("dense_forward", "plain")
+        assert ops._dispatch.kernel("dense_forward", "plain") is first
+    finally:
+        backends._registered.pop("plain", None)
+        backends.forget("plain")

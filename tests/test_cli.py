@@ -19,7 +19,8 @@ def test_info_json_is_the_last_line(capsys):
     data = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert data["version"] == __version__
     assert data["n_ops"] == len(backends.ops())
-    assert data["backends"]["numpy"] == {"available": True, "reason": "", "native_ops": 39, "fallback_ops": []}
+    want = {"available": True, "reason": "", "native_ops": len(backends.ops()), "fallback_ops": []}
+    assert data["backends"]["numpy"] == want
     for name, entry in data["backends"].items():
         assert entry["available"] == backends.is_available(name)
         if not entry["available"]:

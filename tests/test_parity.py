@@ -65,7 +65,8 @@ def test_parity(pair, rows_cols, dtype):
 @pytest.mark.parametrize("layout", [lay for lay in LAYOUTS if lay != "C"])
 @pytest.mark.parametrize("pair", DOOR_PAIRS, ids=_ids)
 def test_parity_layouts(pair, layout):
-    """Fortran-order and strided inputs (and in-place targets) give the contiguous results."""
+    """Fortran-order, strided and read-only inputs (and in-place targets, except read-only ones,
+    which are refused) give the contiguous results."""
     backend, case = pair
     check_case(case, backend, 9, 6, np.float32, layout)
 

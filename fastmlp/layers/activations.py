@@ -1,4 +1,5 @@
-"""Activation layers: ReLU, LeakyReLU, PReLU, Sigmoid, Tanh."""
+"""Activation layers: ReLU, LeakyReLU, PReLU, Sigmoid, Tanh, and Activation for any row of the
+activation table."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from .. import ops
+from ..kernels.activation_table import BY_NAME, NAMES
+from ..ops.activations import BACKWARD_FROM_OUTPUT
 from .base import Layer, Param, _check_size
 
 
@@ -115,3 +118,55 @@ class Tanh(Layer):
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray:
         """``dy * (1 - y^2)``."""
         return ops.tanh_backward(dy, self._y, backend=self.backend)
+
+
+class Activation(Layer):
+    """Any activation of the table (``fastmlp.ops.ACTIVATIONS``) as a layer of its own, e.g.
+    ``Activation("elu")``, ``Activation("elu", alpha=0.5)``. Dense layers fuse the same
+    activations into their epilogue; this layer is for where one cannot be fused (after batch
+    norm, say).
+
+    Parameters
+    ----------
+    name : str
+        A name of ``fastmlp.ops.ACTIVATIONS`` other than identity.
+    alpha : float, optional
+        The activation's parameter (leaky_relu's slope, elu's scale); default the table's.
+    """
+
+    def __init__(self, name: str, alpha: float | None = None) -> None:
+        super().__init__()
+        if name not in NAMES or name == "identity":
+            raise ValueError(f"name must be one of {NAMES[1:]}, got {name!r}")
+        row = BY_NAME[name]
+        self.name = name
+        self.alpha = None if row.alpha is None else float(row.alpha if alpha is None else alpha)
+        self._args = () if self.alpha is None else (self.alpha,)
+        self._forward_op = getattr(ops, f"{name}_forward")
+        self._backward_op = getattr(ops, f"{name}_backward")
+        self._keeps_output = name in BACKWARD_FROM_OUTPUT
+
+    def forward(self, x: np.ndarray, training: bool = False, seed: int = 0) -> np.ndarray:
+        """Forward; keeps what the backward pass needs (the output or the input)."""
+        y = self._forward_op(x, *self._args, backend=self.backend)
+        self._saved = y if self._keeps_output else x
+        return y
+
+    def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray:
+        """``dy * f'(x)``."""
+        return self._backward_op(dy, self._saved, *self._args, backend=self.backend)
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments."""
+        return {"name": self.name, "alpha": self.alpha}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)  # the op functions are looked up again by name
+        for key in ("_forward_op", "_backward_op", "_saved"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._forward_op = getattr(ops, f"{self.name}_forward")
+        self._backward_op = getattr(ops, f"{self.name}_backward")

@@ -14,8 +14,6 @@ import numpy as np
 
 from .. import ops
 
-FUSED_ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
-
 
 @dataclass(eq=False)
 class Param:

@@ -9,7 +9,8 @@ import numpy as np
 
 from .. import init as initializers
 from .. import ops
-from .base import FUSED_ACTIVATIONS, Layer, Param, _check_keep, _check_size
+from ..kernels.activation_table import BY_NAME, NAMES
+from .base import Layer, Param, _check_keep, _check_size
 
 
 class Dense(Layer):
@@ -21,15 +22,22 @@ class Dense(Layer):
     Parameters
     ----------
     n_in, n_out : int
-    activation : {"identity", "relu", "leaky_relu", "sigmoid", "tanh"}, default "identity"
+    activation : str, default "identity"
+        Any name of the activation table (``fastmlp.ops.ACTIVATIONS``). For those whose
+        derivative their output does not give (GELU, for one) the layer keeps its pre-activation
+        for the backward pass: one more (N, n_out) buffer.
     keep_prob : float in (0, 1], default 1 (no dropout)
-    init : str or callable, default "he" (see :mod:`fastmlp.init`)
+    init : str or callable, optional (see :mod:`fastmlp.init`)
+        Default: the activation's own (the activation table's ``init``: ``he``, ``xavier`` for
+        sigmoid and tanh).
     bias : float, default 0 (the notes suggest 0.01 for ReLU units as an option)
     l2, l1 : float, optional
         Per-layer regularization strengths (override the model's / optimizer's).
     max_norm : float, optional
         Project each unit's incoming weights onto ``||w|| <= max_norm`` after every update.
-    alpha : float, default 0.01, slope of ``leaky_relu``
+    alpha : float, optional
+        The activation's parameter, if it takes one (leaky_relu's slope, elu's scale); default
+        the activation table's.
     dtype : float dtype, default float32
     rng : numpy.random.Generator, optional
     """
@@ -40,20 +48,24 @@ class Dense(Layer):
         n_out: int,
         activation: str = "identity",
         keep_prob: float = 1.0,
-        init: Any = "he",
+        init: Any = None,
         bias: float = 0.0,
         l2: float | None = None,
         l1: float | None = None,
         max_norm: float | None = None,
-        alpha: float = 0.01,
+        alpha: float | None = None,
         dtype: Any = np.float32,
         rng: np.random.Generator | None = None,
     ) -> None:
         super().__init__()
         self.n_in, self._n_out = _check_size(n_in, "n_in"), _check_size(n_out, "n_out")
-        if activation not in FUSED_ACTIVATIONS:
-            raise ValueError(f"activation must be one of {FUSED_ACTIVATIONS}, got {activation!r}")
+        if activation not in NAMES:
+            raise ValueError(f"activation must be one of {NAMES}, got {activation!r}")
+        row = BY_NAME[activation]
+        if alpha is None:
+            alpha = row.alpha if row.alpha is not None else 0.01
         self.activation, self.keep_prob, self.alpha = activation, _check_keep(keep_prob), float(alpha)
+        init = row.init if init is None else init
         self.init_name = init if isinstance(init, str) else getattr(init, "__name__", "custom")
         self.bias, self.dtype = float(bias), np.dtype(dtype)
         rng = rng if rng is not None else np.random.default_rng()
@@ -62,6 +74,8 @@ class Dense(Layer):
         self.b = Param("b", np.full(self._n_out, self.bias, dtype=self.dtype))
         self.params = [self.W, self.b]
         self._fused = activation != "identity" or self.keep_prob < 1.0
+        self._keeps_pre = not row.from_output  # f' needs z, not just the output
+        self._pre: np.ndarray | None = None
         self._x: np.ndarray | None = None
         self._out: np.ndarray | None = None
         self._seed = 0
@@ -95,6 +109,8 @@ class Dense(Layer):
                 "dW": np.empty_like(W),
                 "db": np.empty_like(self.b.value),
             }
+            if self._keeps_pre:
+                ws["pre"] = np.empty((x.shape[0], self._n_out), W.dtype)
         return ws
 
     def forward(self, x: np.ndarray, training: bool = False, seed: int = 0) -> np.ndarray:
@@ -107,6 +123,9 @@ class Dense(Layer):
         self._ws = ws = self._workspace(x) if training else None
         out_buf = None if ws is None else ws["out"]
         W, b = self.W.value, self.b.value
+        self._pre = None
+        if self._keeps_pre and training:
+            self._pre = ws["pre"] if ws is not None else np.empty((x.shape[0], self._n_out), W.dtype)
         if self._fused:
             out = ops.dense_forward(
                 x,
@@ -118,6 +137,7 @@ class Dense(Layer):
                 self.stream,
                 self.alpha,
                 out=out_buf,
+                pre=self._pre,
                 backend=self.backend,
             )
         else:
@@ -146,6 +166,7 @@ class Dense(Layer):
                 self.alpha,
                 need_dx=need_dx,
                 grads=grads,
+                pre=self._pre,
                 backend=self.backend,
             )
         else:
@@ -157,7 +178,11 @@ class Dense(Layer):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_workspaces"], state["_ws"] = {}, None  # scratch, not state: never copied or pickled
+        state["_workspaces"], state["_ws"], state["_pre"] = (
+            {},
+            None,
+            None,
+        )  # scratch, not state: never copied or pickled
         return state
 
     @classmethod

@@ -4,92 +4,38 @@ Each function validates its inputs (shapes, dtypes, label ranges, finite values 
 contiguity) with errors naming the argument, then runs the op on the selected backend
 (``backend=`` argument, else :func:`fastmlp.get_backend`). Batches are rows: x (N, D),
 W (D_in, D_out). See ``fastmlp/ops/_checks.py`` for the input rules.
+
+The op table is what these modules define, found, not listed: ``OPS`` maps every op name to its
+door (each module's public functions, the activation doors generated from the activation table
+included), and the exports, ``fastmlp.backends.ops()`` and the coverage report derive from it.
+The doors' buffer keywords are declared on them (``_dispatch.buffers``). An op is declared once:
+its door here, its kernels under ``kernels/<backend>/<module>``, its cases in ``fastmlp/cases.py``.
 """
 
-from .activations import (
-    dead_relu_fraction,
-    leaky_relu_backward,
-    leaky_relu_forward,
-    maxout_backward,
-    maxout_forward,
-    prelu_backward,
-    prelu_forward,
-    relu_backward,
-    relu_forward,
-    sigmoid_backward,
-    sigmoid_forward,
-    tanh_backward,
-    tanh_forward,
-)
-from .dense import ACTIVATIONS, affine_backward, affine_forward, dense_backward, dense_forward
-from .dropout import (
-    dropconnect_backward,
-    dropconnect_forward,
-    dropout_backward,
-    dropout_forward,
-    dropout_mask,
-)
-from .losses import (
-    attribute_hinge_loss,
-    l1_loss,
-    l2_loss,
-    sigmoid_cross_entropy,
-    softmax_cross_entropy,
-    svm_loss,
-)
-from .norm import batchnorm_backward, batchnorm_forward
-from .optim import (
-    adagrad_update,
-    adam_update,
-    max_norm_,
-    momentum_update,
-    rmsprop_update,
-    sgd_update,
-)
-from .rng import random_bits
-from .whiten import METHODS as WHITENING_METHODS
-from .whiten import covariance, whitening_matrix
+from ..kernels.activation_table import NAMES as ACTIVATIONS
+from . import activations, dense, dropout, losses, norm, optim, rng, whiten
+from ._dispatch import doors
 
-__all__ = [
-    "ACTIVATIONS",
-    "WHITENING_METHODS",
-    "adagrad_update",
-    "adam_update",
-    "affine_backward",
-    "affine_forward",
-    "attribute_hinge_loss",
-    "batchnorm_backward",
-    "batchnorm_forward",
-    "covariance",
-    "dead_relu_fraction",
-    "dense_backward",
-    "dense_forward",
-    "dropconnect_backward",
-    "dropconnect_forward",
-    "dropout_backward",
-    "dropout_forward",
-    "dropout_mask",
-    "l1_loss",
-    "l2_loss",
-    "leaky_relu_backward",
-    "leaky_relu_forward",
-    "max_norm_",
-    "maxout_backward",
-    "maxout_forward",
-    "momentum_update",
-    "prelu_backward",
-    "prelu_forward",
-    "random_bits",
-    "relu_backward",
-    "relu_forward",
-    "rmsprop_update",
-    "sgd_update",
-    "sigmoid_backward",
-    "sigmoid_cross_entropy",
-    "sigmoid_forward",
-    "softmax_cross_entropy",
-    "svm_loss",
-    "tanh_backward",
-    "tanh_forward",
-    "whitening_matrix",
-]
+# star imports so that type checkers and editors see every door; the namespace is trimmed below
+from .activations import *  # noqa: F403
+from .dense import *  # noqa: F403
+from .dropout import *  # noqa: F403
+from .losses import *  # noqa: F403
+from .norm import *  # noqa: F403
+from .optim import *  # noqa: F403
+from .rng import *  # noqa: F403
+from .whiten import *  # noqa: F403
+from .whiten import METHODS as WHITENING_METHODS
+
+_MODULES = (activations, dense, dropout, losses, norm, optim, rng, whiten)
+OPS = {name: getattr(module, name) for module in _MODULES for name in doors(vars(module), module.__name__)}
+
+__all__ = ["ACTIVATIONS", "OPS", "WHITENING_METHODS", *sorted(OPS)]
+
+for _name in [
+    n
+    for n in globals()
+    if not n.startswith("_") and n not in __all__ and n not in {m.__name__.rsplit(".", 1)[1] for m in _MODULES}
+]:
+    del globals()[_name]  # helpers the star imports brought along (np, chk, kernel, ...)
+globals().update(OPS)  # the generated activation doors, which the star imports do not see

@@ -15,7 +15,6 @@ Every message names the argument and what was expected.
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 import operator
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .. import backends
+from ..kernels._device import is_device
 
 FLOAT_CHARS = "fd"
 F32 = np.dtype(np.float32)
@@ -83,13 +83,13 @@ def batch(x: Any, name: str = "x", ndim: int = 2) -> np.ndarray:
 
 def ready(*arrays: Any) -> bool:
     """Whether every array is a C-contiguous host ndarray of one float dtype: the common case,
-    which needs no cast or copy (~0.5 us to check against ~3 us for the general path of a dense
-    op's three arrays; that path also says what is wrong)."""
+    which needs no cast or copy and is checked here at a fraction of the general path's cost (that
+    path also says what is wrong; benches/NOTES.md, 'Measurements behind code comments': ready)."""
     first = arrays[0]
     if type(first) is not np.ndarray or first.dtype.char not in FLOAT_CHARS or not first.dtype.isnative:
         return False
     dtype = first.dtype
-    for a in arrays:  # a plain loop: all() over a generator costs ~1 us more per op here
+    for a in arrays:  # a plain loop: all() over a generator adds its own overhead to every op
         if type(a) is not np.ndarray or a.dtype != dtype or not a.flags.c_contiguous:
             break
     else:
@@ -134,9 +134,10 @@ def finite(x: np.ndarray, name: str) -> None:
 
 def all_finite(x: np.ndarray) -> bool:
     """No NaN or Inf in host array x. NaN/Inf anywhere make Σx² NaN/Inf: for contiguous float
-    arrays BLAS dot computes it (256 x 3072 float32: 79 us against 231 us for x.sum(), a training
-    step's batch check); otherwise a sum in the array's own dtype (no conversion buffer). Only if a
-    huge but finite value overflows either does an exact scan decide."""
+    arrays BLAS dot computes it, faster than x.sum() (this is a training step's batch check;
+    benches/NOTES.md, 'Measurements behind code comments': all_finite); otherwise a sum in the
+    array's own dtype (no conversion buffer). Only if a huge but finite value overflows either does
+    an exact scan decide."""
     with np.errstate(over="ignore", invalid="ignore"):
         if x.dtype.char in "fd" and x.flags.c_contiguous and x.size:
             flat = x.reshape(-1)
@@ -184,7 +185,7 @@ def number(
     high_open: bool = False,
 ) -> float:
     """A finite real scalar within [low, high] (or open ends)."""
-    # Python floats skip the ABC check (0.5 us, a real share of a small op's ~10 us overhead)
+    # Python floats skip the ABC check, a real share of a small op's overhead (benches/NOTES.md change 12)
     if type(value) is not float:
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
@@ -321,8 +322,8 @@ def symmetric(a: Any, rtol: float, atol: float) -> bool:
     if isinstance(a, np.ndarray):
         # np.allclose's rule |a − aᵀ| <= atol + rtol·|aᵀ| (equal infinities count as close), over
         # tile pairs (I, J), J >= I, each checked both ways (so with min(|x|, |y|)): isclose's
-        # whole-matrix temporaries and transposed reads took 25-36 ms on 1024 x 1024, ~1/6 of a
-        # whitening fit; 128 x 128 tiles stay in cache
+        # whole-matrix temporaries and transposed reads miss the cache, a sizeable share of a
+        # whitening fit (benches/NOTES.md change 11); 128 x 128 tiles stay in cache
         n, t = a.shape[0], 128
         with np.errstate(invalid="ignore"):
             for i in range(0, n, t):
@@ -399,8 +400,8 @@ def separate(written: tuple, read: tuple, names: str) -> None:
     comma-separated, for the error.
 
     Distinct ndarrays that own their memory cannot overlap: that common case (parameters,
-    optimizer states, fresh buffers) is settled by one attribute read per array (~1 us for a
-    dense backward's seven; benches/NOTES.md change 21)."""
+    optimizer states, fresh buffers) is settled by one attribute read per array (benches/NOTES.md
+    change 21)."""
     args = written + read
     for a in args:
         if a.__class__ is not _NDARRAY or a.base is not None:
@@ -430,14 +431,6 @@ _NDARRAY = np.ndarray
 # Device arrays. The cuda backend owns device code, so its array helpers do the work; nothing
 # here imports numba unless a device array actually arrives.
 # ----------------------------------------------------------------------------------------------
-
-
-def is_device(x: Any) -> bool:
-    """A CUDA device array: ``__cuda_array_interface__``, or the Numba simulator's stand-in."""
-    try:
-        return hasattr(x, "__cuda_array_interface__") or type(x).__name__ == "FakeCUDAArray"
-    except RuntimeError as exc:  # torch: "Can't get __cuda_array_interface__ on Variable that requires grad"
-        raise TypeError(f"this device array cannot be shared without a copy ({exc}); pass x.detach()") from None
 
 
 _device_helpers: list[Any] = []
@@ -502,35 +495,7 @@ def device_flags(fired: Any, units: int) -> Any:
     return fired
 
 
-def kernel(op: str, backend: str | None, *arrays: Any) -> Any:
-    """``backends.kernel``, except that device arrays among ``arrays`` select ``cuda``."""
-    for a in arrays:
-        if type(a) is not np.ndarray and not isinstance(a, np.ndarray) and is_device(a):
-            if backend not in (None, "cuda"):
-                raise ValueError(f"CUDA device arrays need backend='cuda' (or none), got backend={backend!r}")
-            return backends.kernel(op, "cuda")
-    return backends.kernel(op, backend)
-
-
 # ----- caller-provided output buffers (zero-allocation training steps) -----------------------
-
-_SUPPORTS: dict[tuple[Any, str], bool] = {}
-
-
-def supports(fn: Any, name: str) -> bool:
-    """Whether a backend driver takes the keyword ``name`` (``out``, ``grads``, ``need_dx``).
-
-    Backends that don't are still correct: the ops layer copies their results into the buffers.
-    """
-    key = (fn, name)
-    found = _SUPPORTS.get(key)
-    if found is None:
-        try:
-            found = name in inspect.signature(fn).parameters
-        except (TypeError, ValueError):  # compiled functions without a signature
-            found = False
-        _SUPPORTS[key] = found
-    return found
 
 
 def out_array(out: Any, shape: tuple[int, ...], dtype: np.dtype, name: str = "out") -> np.ndarray:
@@ -565,31 +530,3 @@ def grad_buffers(
     else:
         separate((dx, dw, db), reads, "grads[0] (dx), grads[1] (dw), grads[2] (db), " + read_names)
     return dx, dw, db
-
-
-def call_backward(fn: Any, args: tuple, need_dx: bool, grads: tuple | None) -> tuple:
-    """Run a dense/affine backward driver, honouring ``need_dx`` and ``grads`` natively when it can."""
-    if supports(fn, "grads"):
-        return fn(*args, need_dx=need_dx, grads=grads)
-    dx, dw, db = fn(*args)
-    if grads is not None:
-        if need_dx:
-            np.copyto(grads[0], dx)
-        np.copyto(grads[1], dw)
-        np.copyto(grads[2], db)
-        dx, dw, db = grads[0] if need_dx else None, grads[1], grads[2]
-    return (dx if need_dx else None), dw, db
-
-
-def call_out(fn: Any, args: tuple, out: np.ndarray | None) -> Any:
-    """Run a driver that returns one array (or ``(loss, array)``), writing into ``out`` if given."""
-    if out is None:
-        return fn(*args)
-    if supports(fn, "out"):
-        return fn(*args, out=out)
-    result = fn(*args)
-    if isinstance(result, tuple):
-        np.copyto(out, result[1])
-        return result[0], out
-    np.copyto(out, result)
-    return out

@@ -1,13 +1,26 @@
-"""Elementwise activations, PReLU, maxout and dead-ReLU monitoring."""
+"""Elementwise activations, PReLU, maxout and dead-ReLU monitoring.
+
+ReLU, leaky ReLU, sigmoid and tanh have hand-written doors below (their backward takes the
+forward output, or the input for leaky ReLU). Every other row of the activation table
+(``fastmlp.kernels.activation_table``) gets its pair of ops generated: ``<name>_forward(x[,
+alpha])`` and ``<name>_backward(dy, x[, alpha])``, the backward from the forward INPUT x.
+"""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
 
+from ..kernels.activation_table import ACTIVATIONS
 from . import _checks as chk
-from ._checks import kernel
+from ._dispatch import kernel
+
+# rows with a hand-written door below (and identity, which has no op of its own)
+HAND_WRITTEN = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
+# of those, the ones whose backward takes the forward OUTPUT (every other backward takes the input)
+BACKWARD_FROM_OUTPUT = ("relu", "sigmoid", "tanh")
 
 
 def _one(x: Any, name: str = "x") -> np.ndarray:
@@ -303,3 +316,83 @@ def dead_relu_fraction(h: Any, fired: Any = None, *, backend: str | None = None)
             fired[...] = work
             return fraction
     return kernel("dead_relu_fraction", backend, h)(h, fired)
+
+
+def _table_ops(row: Any) -> tuple:
+    """The generated forward/backward doors of one activation-table row."""
+    fwd_name, bwd_name = f"{row.name}_forward", f"{row.name}_backward"
+    param_doc = "" if row.alpha is None else f"\nalpha : float, default {row.alpha}\n    The activation's parameter."
+
+    def forward(x: Any, *args: Any, backend: str | None = None) -> np.ndarray:
+        alpha = _row_alpha(row, args, fwd_name)
+        x = _one(x)
+        return kernel(fwd_name, backend, x)(x, *alpha)
+
+    def backward(dy: Any, x: Any, *args: Any, backend: str | None = None) -> np.ndarray:
+        alpha = _row_alpha(row, args, bwd_name)
+        dy, x = _pair(dy, x, "x")
+        return kernel(bwd_name, backend, dy, x)(dy, x, *alpha)
+
+    forward.__name__ = forward.__qualname__ = fwd_name
+    backward.__name__ = backward.__qualname__ = bwd_name
+    forward.__module__ = backward.__module__ = __name__
+    forward.__doc__ = _FORWARD_DOC.format(doc=row.doc, name=row.name, param_doc=param_doc)
+    backward.__doc__ = _BACKWARD_DOC.format(doc=row.doc, name=row.name, param_doc=param_doc)
+    forward.__signature__ = _signature(("x",), row)  # type: ignore[attr-defined]
+    backward.__signature__ = _signature(("dy", "x"), row)  # type: ignore[attr-defined]
+    return forward, backward
+
+
+def _row_alpha(row: Any, args: tuple, op: str) -> tuple:
+    """() for rows without a parameter, else (alpha,) checked (default the row's)."""
+    limit = 0 if row.alpha is None else 1
+    if len(args) > limit:
+        raise TypeError(f"{op}() takes {limit} parameter(s) after its arrays, got {len(args)}")
+    if row.alpha is None:
+        return ()
+    return (_alpha(args[0] if args else row.alpha),)
+
+
+def _signature(arrays: tuple, row: Any) -> inspect.Signature:
+    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in arrays]
+    if row.alpha is not None:
+        params.append(inspect.Parameter("alpha", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=row.alpha))
+    params.append(inspect.Parameter("backend", inspect.Parameter.KEYWORD_ONLY, default=None))
+    return inspect.Signature(params)
+
+
+_FORWARD_DOC = """{doc}, elementwise ({name}; kernels/activation_table.py).
+
+Parameters
+----------
+x : array of any shape (not 0-d), non-empty
+    float32 is kept; integer and bool inputs compute in float64.{param_doc}
+backend : str, optional
+    Backend name; default :func:`fastmlp.get_backend`.
+
+Returns
+-------
+y : ndarray, same shape and float dtype as x
+"""
+
+_BACKWARD_DOC = """Gradient of {name}: ``dx = dy * f'(x)``, f(x) = {doc}, from the forward INPUT x.
+
+Parameters
+----------
+dy : array, x's shape
+    Upstream gradient.
+x : array of any shape (not 0-d), non-empty
+    The forward input.{param_doc}
+backend : str, optional
+    Backend name; default :func:`fastmlp.get_backend`.
+
+Returns
+-------
+dx : ndarray, x's shape
+    float32 only if dy and x are both float32, else float64.
+"""
+
+for _row in ACTIVATIONS:
+    if _row.name not in HAND_WRITTEN:
+        for _fn in _table_ops(_row):
+            globals()[_fn.__name__] = _fn

@@ -6,10 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from ..kernels.activation_table import BY_NAME, NAMES
 from . import _checks as chk
-from ._checks import kernel
-
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
+from ._dispatch import buffers, kernel
 
 
 def _affine_args(x: Any, w: Any, b: Any) -> list[np.ndarray]:
@@ -55,12 +54,25 @@ def _backward_args(dy: Any, x: Any, w: Any, name: str = "dy") -> list[np.ndarray
 
 
 def _fused_args(activation: Any, keep_prob: Any, seed: Any, stream: Any, alpha: Any) -> tuple:
-    activation = chk.choice(activation, "activation", ACTIVATIONS)
+    activation = chk.choice(activation, "activation", NAMES)
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
-    # alpha > 0 keeps sign(f(z)) = sign(z), which the backward pass relies on
-    a = chk.number(alpha, "alpha", 0.0, low_open=True)
+    default = BY_NAME[activation].alpha
+    if alpha is None:
+        a = 0.0 if default is None else default
+    else:
+        # alpha > 0 keeps sign(f(z)) = sign(z), which the backward pass relies on (leaky ReLU, ELU)
+        a = chk.number(alpha, "alpha", 0.0, low_open=True)
     return activation, p, seed, stream, a
+
+
+def _pre_buffer(pre: Any, x: np.ndarray, w: np.ndarray, reads: tuple, names: str) -> np.ndarray | None:
+    """The buffer that receives (forward) or holds (backward) the pre-activation x @ w + b."""
+    if pre is None:
+        return None
+    pre = chk.out_array(pre, (x.shape[0], w.shape[1]), x.dtype, "pre")
+    chk.separate((pre,), reads, "pre, " + names)
+    return pre
 
 
 def _out_for(out: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray | None:
@@ -71,6 +83,7 @@ def _out_for(out: Any, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarra
     return out
 
 
+@buffers("out")
 def affine_forward(x: Any, w: Any, b: Any, *, out: np.ndarray | None = None, backend: str | None = None) -> np.ndarray:
     """Affine map of a batch of rows: ``y = x @ w + b``.
 
@@ -94,9 +107,10 @@ def affine_forward(x: Any, w: Any, b: Any, *, out: np.ndarray | None = None, bac
         Wrong ranks or mismatched shapes, empty batch, non-numeric dtype.
     """
     x, w, b = _affine_args(x, w, b)
-    return chk.call_out(kernel("affine_forward", backend, x, w, b), (x, w, b), _out_for(out, x, w, b))
+    return kernel("affine_forward", backend, x, w, b)(x, w, b, out=_out_for(out, x, w, b))
 
 
+@buffers("need_dx", "grads")
 def affine_backward(
     dy: Any, x: Any, w: Any, *, need_dx: bool = True, grads: tuple | None = None, backend: str | None = None
 ) -> tuple:
@@ -120,10 +134,10 @@ def affine_backward(
     """
     dy, x, w = _backward_args(dy, x, w)
     buffers = chk.grad_buffers(grads, bool(need_dx), x, w, (dy, x, w), "dy, x, w")
-    fn = kernel("affine_backward", backend, dy, x, w)
-    return chk.call_backward(fn, (dy, x, w), bool(need_dx), buffers)
+    return kernel("affine_backward", backend, dy, x, w)(dy, x, w, need_dx=bool(need_dx), grads=buffers)
 
 
+@buffers("out", "pre")
 def dense_forward(
     x: Any,
     w: Any,
@@ -132,9 +146,10 @@ def dense_forward(
     keep_prob: float = 1.0,
     seed: int = 0,
     stream: int = 0,
-    alpha: float = 0.01,
+    alpha: float | None = None,
     *,
     out: np.ndarray | None = None,
+    pre: np.ndarray | None = None,
     backend: str | None = None,
 ) -> np.ndarray:
     """Fused dense layer: ``out = f(x @ w + b) * mask``.
@@ -147,15 +162,21 @@ def dense_forward(
     x : array (N, D)
     w : array (D, M)
     b : array (M,)
-    activation : {"identity", "relu", "leaky_relu", "sigmoid", "tanh"}
+    activation : str
+        A name of ``fastmlp.ops.ACTIVATIONS`` (kernels/activation_table.py).
     keep_prob : float in (0, 1]
         Probability of keeping a unit; 1 disables dropout.
     seed, stream : int
         Key of the counter-based RNG; the backward pass regenerates the same mask from them.
-    alpha : float > 0
-        Negative slope of ``leaky_relu``.
+    alpha : float > 0, optional
+        The activation's parameter, for those that take one (leaky_relu's negative slope,
+        elu's scale); default the activation table's.
     out : ndarray (N, M), optional
         Buffer for the result: no allocation.
+    pre : ndarray (N, M), optional
+        Buffer that receives the pre-activation ``x @ w + b``. :func:`dense_backward` needs it
+        for the activations whose derivative their output does not give (the activation table's
+        rows without ``from_output``: GELU, for one).
 
     Returns
     -------
@@ -163,9 +184,14 @@ def dense_forward(
     """
     x, w, b = _affine_args(x, w, b)
     args = _fused_args(activation, keep_prob, seed, stream, alpha)
-    return chk.call_out(kernel("dense_forward", backend, x, w, b), (x, w, b, *args), _out_for(out, x, w, b))
+    out = _out_for(out, x, w, b)
+    pre = _pre_buffer(
+        pre, x, w, (x, w, b) if out is None else (out, x, w, b), "x, w, b" if out is None else "out, x, w, b"
+    )
+    return kernel("dense_forward", backend, x, w, b)(x, w, b, *args, out=out, pre=pre)
 
 
+@buffers("need_dx", "grads", "pre")
 def dense_backward(
     dout: Any,
     x: Any,
@@ -175,15 +201,18 @@ def dense_backward(
     keep_prob: float = 1.0,
     seed: int = 0,
     stream: int = 0,
-    alpha: float = 0.01,
+    alpha: float | None = None,
     *,
     need_dx: bool = True,
     grads: tuple | None = None,
+    pre: Any = None,
     backend: str | None = None,
 ) -> tuple:
     """Gradients of :func:`dense_forward` from its output ``out`` and the same RNG key.
 
-    ``dz = dout * mask * f'(z)`` (``f'`` recovered from ``out``), then the affine backward.
+    ``dz = dout * mask * f'(z)``, then the affine backward. ``f'`` is recovered from ``out`` for
+    the activations whose output gives it (relu, sigmoid, tanh, ...: ``from_output`` in the
+    activation table); the others need ``pre``, the pre-activation saved by :func:`dense_forward`.
 
     Parameters
     ----------
@@ -193,6 +222,8 @@ def dense_backward(
     activation, keep_prob, seed, stream, alpha : exactly as given to :func:`dense_forward`
     need_dx : bool, default True — False skips the dx GEMM (dx is None)
     grads : tuple (dx, dw, db) of ndarrays, optional — buffers to write into
+    pre : array (N, M) — the pre-activation ``x @ w + b`` (``dense_forward(..., pre=buffer)``);
+        required where the output does not give f', ignored elsewhere
 
     Returns
     -------
@@ -205,6 +236,19 @@ def dense_backward(
     chk.same_shape(out, dout, "out", "dout")
     out = chk.contiguous(out, dout.dtype)
     args = _fused_args(activation, keep_prob, seed, stream, alpha)
-    buffers = chk.grad_buffers(grads, bool(need_dx), x, w, (dout, x, w, out), "dout, x, w, out")
-    fn = kernel("dense_backward", backend, dout, x, w, out)
-    return chk.call_backward(fn, (dout, x, w, out, *args), bool(need_dx), buffers)
+    reads: tuple = (dout, x, w, out)
+    names = "dout, x, w, out"
+    if not BY_NAME[args[0]].from_output:
+        if pre is None:
+            raise ValueError(
+                f"dense_backward of activation {args[0]!r} needs pre=, the pre-activation x @ w + b: "
+                "its derivative cannot be recovered from the output (save it with dense_forward(..., pre=buffer))"
+            )
+        pre = chk.contiguous(chk.as_array(pre, "pre", 2), dout.dtype)
+        chk.same_shape(pre, dout, "pre", "dout")
+        reads, names = (*reads, pre), names + ", pre"
+    else:
+        pre = None
+    buffers = chk.grad_buffers(grads, bool(need_dx), x, w, reads, names)
+    fn = kernel("dense_backward", backend, *reads)
+    return fn(dout, x, w, out, *args, need_dx=bool(need_dx), grads=buffers, pre=pre)

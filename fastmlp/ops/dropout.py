@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _checks as chk
-from ._checks import kernel
+from ._dispatch import kernel
 from .dense import _affine_args, _backward_args
 
 MAX_ELEMENTS = 2**48

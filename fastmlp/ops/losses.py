@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _checks as chk
-from ._checks import kernel
+from ._dispatch import buffers, kernel
 
 
 def _scores_labels(scores: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -23,6 +23,7 @@ def _scores_targets(scores: Any, targets: Any, name: str = "targets", scores_nam
     return chk.common(scores, targets)
 
 
+@buffers("out")
 def softmax_cross_entropy(scores: Any, y: Any, *, out: np.ndarray | None = None, backend: str | None = None) -> tuple:
     """Softmax cross-entropy ``L_i = -log(e^{f_{y_i}} / sum_j e^{f_j})``, max-shifted.
 
@@ -49,7 +50,7 @@ def softmax_cross_entropy(scores: Any, y: Any, *, out: np.ndarray | None = None,
     buffer = None if out is None else chk.out_array(out, scores.shape, scores.dtype)
     if buffer is not None:
         chk.separate((buffer,), (scores, y), "out, scores, y")
-    return chk.call_out(kernel("softmax_cross_entropy", backend, scores, y), (scores, y), buffer)
+    return kernel("softmax_cross_entropy", backend, scores, y)(scores, y, out=buffer)
 
 
 def svm_loss(scores: Any, y: Any, margin: float = 1.0, squared: bool = False, *, backend: str | None = None) -> tuple:

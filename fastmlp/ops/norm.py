@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _checks as chk
-from ._checks import kernel
+from ._dispatch import kernel
 
 
 def _features(a: Any, name: str, d: int) -> np.ndarray:

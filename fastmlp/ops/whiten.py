@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _checks as chk
-from ._checks import kernel
+from ._dispatch import kernel
 
 METHODS = ("pca", "zca", "rotate")
 

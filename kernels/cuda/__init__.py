@@ -2,9 +2,9 @@
 
 Every op takes NumPy arrays (copied over, results copied back) or device arrays (Numba, CuPy,
 torch CUDA: used in place; results in the caller's kind). Kernels use grid-stride loops with
-launch sizes read from :mod:`fastmlp.config` at call time, so the simulator
-(``NUMBA_ENABLE_CUDASIM=1``) runs them with tiny configurations. If numba-cuda is missing or finds
-no GPU, ``UNAVAILABLE_REASON`` says why and nothing else is imported.
+launch sizes read from :mod:`._launch` at call time, so the simulator (``NUMBA_ENABLE_CUDASIM=1``)
+runs them with tiny configurations. If numba-cuda is missing or finds no GPU,
+``UNAVAILABLE_REASON`` says why and nothing else is imported.
 """
 
 import importlib.util as _util
@@ -32,6 +32,7 @@ def _why_unavailable():
 UNAVAILABLE_REASON = _why_unavailable()
 
 if not UNAVAILABLE_REASON:
+    from .activations import TABLE_OPS as _TABLE_OPS
     from .activations import (
         dead_relu_fraction,
         leaky_relu_backward,
@@ -74,3 +75,6 @@ if not UNAVAILABLE_REASON:
     )
     from .rng import random_bits
     from .whiten import covariance, whitening_matrix
+
+    # elu_forward, gelu_backward, ...: one pair per activation-table row, generated in activations.py
+    globals().update(_TABLE_OPS)

@@ -10,16 +10,21 @@ streams also are, so kernels, cuBLAS calls and the caller's own work stay ordere
 import math
 
 import numpy as np
-
-if not hasattr(np, "row_stack"):
-    # numba-cuda <= 0.30 registers np.row_stack when it first compiles a kernel; NumPy 2.5 removed
-    # that alias of vstack, and the import error would break every launch (seen on an H200 image
-    # with numba-cuda 0.30.4 + NumPy 2.5.2). Restoring the alias is harmless.
-    np.vstack = np.vstack
-
 from numba import cuda
 
-from fastmlp import config
+from .._device import is_device as _is_device
+from . import _launch
+
+if not hasattr(np, "row_stack"):
+    # numba-cuda 0.30 overloads np.row_stack, without checking that it exists, when it first
+    # compiles a kernel (the simulator never compiles); NumPy 2.5 removed that deprecated alias of
+    # vstack, so every launch on a GPU would fail with an AttributeError. The stand-in is its own
+    # function, as NumPy's was, so the overload does not register vstack's typing a second time.
+
+    def _row_stack(tup, *, dtype=None, casting="same_kind"):
+        return np.vstack(tup, dtype=dtype, casting=casting)
+
+    np.row_stack = _row_stack  # noqa: NPY201 - defines the name; ruff's autofix would rebind np.vstack
 
 try:  # numba-cuda >= 0.2x keeps its own config; older releases share numba's
     from numba.cuda.core import config as _nb_config
@@ -54,15 +59,15 @@ def _cupy():
 
 
 def launch(n):
-    """(blocks, threads) for n work items, read from fastmlp.config at call time (tests patch it)."""
-    threads = int(config.CUDA_THREADS_PER_BLOCK)
-    blocks = max(1, min(int(config.CUDA_MAX_BLOCKS), (int(n) + threads - 1) // threads))
+    """(blocks, threads) for n work items, read from :mod:`._launch` at call time (tests patch it)."""
+    threads = int(_launch.CUDA_THREADS_PER_BLOCK)
+    blocks = max(1, min(int(_launch.CUDA_MAX_BLOCKS), (int(n) + threads - 1) // threads))
     return blocks, threads
 
 
 def is_device(a):
-    """True for a Numba device array or anything with ``__cuda_array_interface__``."""
-    return isinstance(a, _NumbaArray) or hasattr(a, "__cuda_array_interface__")
+    """True for a Numba device array or any other device array (kernels/_device.py)."""
+    return isinstance(a, _NumbaArray) or _is_device(a)
 
 
 def kind_of(a):
@@ -90,7 +95,7 @@ def _numba_view(obj):
     so Numba's default stream sync per foreign argument would only stall the pipeline."""
     view = cuda.as_cuda_array(obj, sync=False)
     if type(obj).__module__.split(".")[0] == "cupy":
-        view._cupy = obj  # lets cupy_view() skip re-wrapping (~7 us a call, dozens a training step)
+        view._cupy = obj  # lets cupy_view() skip re-wrapping (not free, and dozens of calls a training step)
     return view
 
 
@@ -222,7 +227,10 @@ def adopt(x):
     if isinstance(x, _NumbaArray):
         return x
     kind = kind_of(x)
-    view = _numba_view(x)
+    try:
+        view = _numba_view(x)
+    except RuntimeError as exc:  # torch: "Can't get __cuda_array_interface__ on Variable that requires grad"
+        raise TypeError(f"this device array cannot be shared without a copy ({exc}); pass x.detach()") from None
     setattr(view, KIND_ATTR, kind)
     return view
 

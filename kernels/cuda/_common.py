@@ -1,52 +1,82 @@
 """Pieces the CUDA kernels share: activation device functions, bias epilogue, column sums.
 
+The activation device functions are the rows of kernels/activation_table.py compiled for the
+device: ``activate`` (f), ``derivative`` (f' from the output, rows with ``from_output``) and
+``derivative_pre`` (f' from the pre-activation). Each dispatches its code through a chain of small
+device functions, one link per row, each testing its code and passing the rest on; the code is
+the same for every thread of a launch, so the chain never diverges. They compute in float64 and
+return float64: kernels round once, on the store into the array's dtype.
+
 Column sums are deterministic two-phase reductions (no atomics): threads own (row chunk, column)
 pairs and write float64 partials, then one thread per column adds its chunks in order. The chunk
 count depends on the shape only, so a sum rounds the same on every launch configuration.
 """
 
 import math
+import types
 
 import numpy as np
 from numba import cuda
 
+from ..activation_table import ACTIVATIONS, CODES, compiled
 from ._arrays import empty, flat, launch
 
-IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = 0, 1, 2, 3, 4
-ACTIVATION_CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID, "tanh": TANH}
+ACTIVATION_CODES = CODES  # activation name -> the code the kernels dispatch on
 
 # Threads a column reduction aims for: (row chunks x columns) >= this keeps an H100's 132 SMs busy
 # (~250 threads each) while chunks stay long enough to amortise the partials' second pass.
 COLUMN_PARALLELISM = 32768
 
+_SCALARS = compiled(cuda.jit(device=True))  # name -> (f, df, df_out) device functions
 
-@cuda.jit(device=True)
-def activate(v, act, alpha, one, zero):
-    """f(v) for activation code ``act``; sigmoid via e^-|v| so it never overflows."""
-    if act == RELU:
-        return zero if v < zero else v  # like np.maximum: NaN stays NaN
-    if act == LEAKY_RELU:
-        return v if v >= zero else v * alpha
-    if act == SIGMOID:
-        z = math.exp(-abs(v))
-        return one / (one + z) if v >= zero else z / (one + z)
-    if act == TANH:
-        return math.tanh(v)
-    return v
+
+def _link(v, act, alpha):  # pragma: no cover - compiled per row by _chain
+    if act == ROW_CODE:  # noqa: F821 - bound per row by _chain
+        return ROW_FN(v, alpha)  # noqa: F821
+    return REST(v, act, alpha)  # noqa: F821
 
 
 @cuda.jit(device=True)
-def derivative(a, act, alpha, one, zero):
-    """f'(z) from the output a = f(z) (alpha > 0 keeps sign(a) = sign(z) for leaky ReLU)."""
-    if act == RELU:
-        return one if a > zero else zero
-    if act == LEAKY_RELU:
-        return one if a >= zero else alpha
-    if act == SIGMOID:
-        return a * (one - a)
-    if act == TANH:
-        return one - a * a
-    return one
+def _unknown_code(v, act, alpha):
+    """The end of every chain: unreachable, the drivers take codes from the table. NaN, not a
+    silent number, if a code without a link ever got here."""
+    return math.nan
+
+
+def _chain(index, suffix):
+    """Device function ``(v, act, alpha) -> fns[index](v, alpha)`` for the row whose code is
+    ``act``, over the rows that have that function (index 0 f, 1 df, 2 df_out)."""
+    rest = _unknown_code
+    for row in reversed(ACTIVATIONS):  # the chain tests codes in table order
+        fn = _SCALARS[row.name][index]
+        if fn is not None:
+            name = f"_{row.name}_{suffix}_link"
+            namespace = {**_link.__globals__, "ROW_CODE": row.code, "ROW_FN": fn, "REST": rest}
+            rest = cuda.jit(device=True)(types.FunctionType(_link.__code__, namespace, name))
+    return rest
+
+
+_f_chain = _chain(0, "f")
+_df_chain = _chain(1, "df")
+_df_out_chain = _chain(2, "df_out")
+
+
+@cuda.jit(device=True)
+def activate(v, act, alpha):
+    """f(v) (float64) for activation code ``act``: the table's f."""
+    return _f_chain(float(v), act, float(alpha))
+
+
+@cuda.jit(device=True)
+def derivative(a, act, alpha):
+    """f'(z) (float64) from the output a = f(z): the table's df_out (rows with from_output)."""
+    return _df_out_chain(float(a), act, float(alpha))
+
+
+@cuda.jit(device=True)
+def derivative_pre(z, act, alpha):
+    """f'(z) (float64) from the pre-activation z: the table's df (every row)."""
+    return _df_chain(float(z), act, float(alpha))
 
 
 @cuda.jit

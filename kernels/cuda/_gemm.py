@@ -8,11 +8,9 @@ the blocks below the diagonal (covariance needs only one triangle, then :func:`m
 
 from numba import cuda
 
-from fastmlp import config
-
+from . import _launch
 from ._arrays import _cupy, _fill_kernel, cupy_view, flat, launch
 
-DEFAULT_TILE = 16  # 16 x 16 = 256 threads a block; fastmlp.config.CUDA_GEMM_TILE overrides it
 MAX_GRID_Y = 65535  # CUDA's limit on gridDim.y; the kernel strides over any further tiles
 
 _kernels = {}
@@ -61,18 +59,14 @@ def _make_gemm_kernel(scalar, tile):
     return _gemm_kernel
 
 
-def _tile():
-    return int(getattr(config, "CUDA_GEMM_TILE", DEFAULT_TILE))
-
-
 def _numba_gemm(a, b, out, trans_a, trans_b, symmetric):
-    tile = _tile()
+    tile = int(_launch.CUDA_GEMM_TILE)  # a tile x tile block of threads
     key = (out.dtype, tile)
     kernel = _kernels.get(key)
     if kernel is None:
         kernel = _kernels[key] = _make_gemm_kernel(out.dtype.type, tile)
     m, n = out.shape
-    grid_x = max(1, min(int(config.CUDA_MAX_BLOCKS), (n + tile - 1) // tile))
+    grid_x = max(1, min(int(_launch.CUDA_MAX_BLOCKS), (n + tile - 1) // tile))
     grid_y = max(1, min(MAX_GRID_Y, (m + tile - 1) // tile))
     kernel[(grid_x, grid_y), (tile, tile)](a, b, out, bool(trans_a), bool(trans_b), bool(symmetric))
 

@@ -1,28 +1,38 @@
-"""Elementwise activations, PReLU, maxout and dead-ReLU monitoring on the GPU."""
+"""Elementwise activations, PReLU, maxout and dead-ReLU monitoring on the GPU.
+
+ReLU, leaky ReLU, sigmoid and tanh keep their own ops below (their backward takes the output,
+leaky ReLU's the input, each in the reference's formula). Every other row of
+kernels/activation_table.py gets ``<name>_forward(x[, alpha])`` and ``<name>_backward(dy, x[,
+alpha])`` generated from the table (``TABLE_OPS``), all run by one kernel pair switching on the
+row's code.
+"""
 
 import numpy as np
 from numba import cuda
 
+from ..activation_table import CODES, elementwise_ops
 from ._arrays import deliver, deliver_all, empty, flat, launch, result_kind, scalar_type, to_dev
-from ._common import (
-    LEAKY_RELU,
-    RELU,
-    SIGMOID,
-    TANH,
-    activate,
-    finish_columns,
-    new_partials,
-)
+from ._common import activate, derivative_pre, finish_columns, new_partials
+
+HAND_WRITTEN = ("relu", "leaky_relu", "sigmoid", "tanh")
+RELU, LEAKY_RELU, SIGMOID, TANH = (CODES[name] for name in HAND_WRITTEN)
 
 # backward formulas of _grad_kernel
 _RELU_GRAD, _LEAKY_GRAD, _SIGMOID_GRAD, _TANH_GRAD = 1, 2, 3, 4
 
 
 @cuda.jit
-def _forward_kernel(x, y, act, alpha, one, zero):
+def _forward_kernel(x, y, act, alpha):
     """y = f(x) elementwise (flat arrays)."""
     for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
-        y[i] = activate(x[i], act, alpha, one, zero)
+        y[i] = activate(x[i], act, alpha)
+
+
+@cuda.jit
+def _pre_gradient_kernel(dy, x, dx, act, alpha):
+    """dx = dy · f'(x) elementwise, x the forward input (flat arrays)."""
+    for i in range(cuda.grid(1), dy.shape[0], cuda.gridsize(1)):
+        dx[i] = float(dy[i]) * derivative_pre(x[i], act, alpha)
 
 
 @cuda.jit
@@ -44,9 +54,8 @@ def _grad_kernel(dy, v, dx, op, alpha, one, zero):
 def _forward(x, act, alpha=0.01):
     kind = result_kind(x)
     x = to_dev(x)
-    dt = scalar_type(x.dtype)
     y = empty(x.shape, x.dtype)
-    _forward_kernel[launch(x.size)](flat(x), flat(y), act, dt(alpha), dt(1), dt(0))
+    _forward_kernel[launch(x.size)](flat(x), flat(y), act, scalar_type(x.dtype)(alpha))
     return deliver(kind, y)
 
 
@@ -57,6 +66,24 @@ def _backward(dy, v, op, alpha=0.01):
     dx = empty(dy.shape, dy.dtype)
     _grad_kernel[launch(dy.size)](flat(dy), flat(v), flat(dx), op, dt(alpha), dt(1), dt(0))
     return deliver(kind, dx)
+
+
+def _table_forward(code, x, alpha):
+    """f(x) elementwise for the table row ``code`` (any shape)."""
+    return _forward(x, code, alpha)
+
+
+def _table_backward(code, dy, x, alpha):
+    """dy · f'(x) elementwise for the table row ``code``, x the forward input (any shape)."""
+    kind = result_kind(dy, x)
+    dy, x = to_dev(dy), to_dev(x)
+    dx = empty(dy.shape, dy.dtype)
+    _pre_gradient_kernel[launch(dy.size)](flat(dy), flat(x), flat(dx), code, scalar_type(dy.dtype)(alpha))
+    return deliver(kind, dx)
+
+
+TABLE_OPS = elementwise_ops(__name__, _table_forward, _table_backward, skip=HAND_WRITTEN)
+globals().update(TABLE_OPS)
 
 
 def relu_forward(x):

@@ -1,9 +1,12 @@
 """The Cython backend (``cython``): compiled extensions for the hot ops, the reference for the rest.
 
 Native here: dense and affine layers (GEMMs through ``scipy.linalg.cython_blas`` plus fused
-epilogues), ReLU / leaky ReLU / PReLU, the Philox random bits and dropout, softmax cross-entropy
-and the SVM losses, covariance and whitening, and the five optimizer updates. Every other op
-falls back to the NumPy reference (``fastmlp.backends.coverage()`` says which).
+epilogues; every activation of kernels/activation_table.py, with the pre-activation saved for
+those whose output does not give f'), ReLU / leaky ReLU / PReLU, the activation table's other
+elementwise rows (ELU, GELU, ...: one op pair per row, run on the table's formulas compiled to C
+at build time), the Philox random bits and dropout, softmax
+cross-entropy and the SVM losses, covariance and whitening, and the five optimizer updates. Every
+other op falls back to the NumPy reference (``fastmlp.backends.coverage()`` says which).
 
 The extensions are optional (setup.py builds them when a C compiler works); when they are
 missing this package imports anyway and sets ``UNAVAILABLE_REASON``. Kernels release the GIL.
@@ -18,6 +21,7 @@ import functools
 import importlib
 
 from .. import _blas_clock
+from .._exports import export as _export
 
 _MODULES = ("activations", "dense", "dropout", "losses", "optim", "rng", "whiten")
 _BUILD_HINT = (
@@ -69,8 +73,8 @@ _CALLS_BLAS = frozenset(
 
 
 def _serial_near_blas(fn, calls_blas):
-    """fn with its OpenMP loops on the calling thread while BLAS workers may spin (kernels/_blas_clock.py:
-    the CIFAR step at 2 threads went from 64 ms to ~17 ms); same chunks, same bits."""
+    """fn with its OpenMP loops on the calling thread while BLAS workers may spin (kernels/_blas_clock.py
+    says why; the effect: benches/NOTES.md change 8); same chunks, same bits."""
     from .rng import _openmp_threads, _set_openmp_threads
 
     @functools.wraps(fn)
@@ -99,19 +103,7 @@ def _guard_blas_neighbours():
 
 
 if not UNAVAILABLE_REASON:
-    from .activations import (
-        leaky_relu_backward,
-        leaky_relu_forward,
-        prelu_backward,
-        prelu_forward,
-        relu_backward,
-        relu_forward,
-    )
-    from .dense import affine_backward, affine_forward, dense_backward, dense_forward
-    from .dropout import dropout_backward, dropout_forward, dropout_mask
-    from .losses import softmax_cross_entropy, svm_loss
-    from .optim import adagrad_update, adam_update, momentum_update, rmsprop_update, sgd_update
-    from .rng import random_bits
-    from .whiten import covariance, whitening_matrix
-
+    # every op the compiled modules define, found, not listed (kernels/_exports.py): the ops
+    # activations.pyx generates from the activation table come with the hand-written ones
+    _export(globals(), __name__, _MODULES)
     _guard_blas_neighbours()

@@ -1,8 +1,9 @@
 /* Work splitting shared by every Cython kernel module. kernels/numba_cpu/_common.py uses the same
  * numbers; tests/test_chunked.py checks that they agree.
  *
- * FM_MIN_CHUNK: elements per chunk below which a driver stays serial (an OpenMP region costs a
- * few us, an elementwise pass over 32k floats ~10 us, so splitting pays from about there up).
+ * FM_MIN_CHUNK: elements per chunk below which a driver stays serial (an OpenMP region has a
+ * fixed start-up cost that an elementwise pass only earns back from about 32k floats up;
+ * benches/NOTES.md, 'Measurements behind code comments': FM_MIN_CHUNK).
  * FM_MAX_CHUNKS: upper bound on chunks, enough to balance 2-16 threads.
  *
  * The threshold in force is a variable, not the constant, so that tests can make it small and

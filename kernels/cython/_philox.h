@@ -39,11 +39,11 @@ static inline void fm_philox(uint32_t c[4], uint32_t k0, uint32_t k1) {
 }
 
 #if FM_X86
-/* gcc's auto-vectorised Philox shuffles 32-bit lanes in and out of 64-bit products (2.6 ns/word
- * against Numba/LLVM's 1.1). Here each 64-bit lane holds one block's 32-bit word in its low half:
- * pmuludq reads only the low halves, so the high halves may hold garbage until the final pack,
- * and no shuffle is needed in the rounds. Writes words of blocks q0 .. q0 + nb (rounded up to
- * whole vectors) in flat order. */
+/* gcc's auto-vectorised Philox shuffles 32-bit lanes in and out of 64-bit products and falls well
+ * behind Numba/LLVM's (benches/NOTES.md, 'Measurements behind code comments': _philox.h). Here
+ * each 64-bit lane holds one block's 32-bit word in its low half: pmuludq reads only the low
+ * halves, so the high halves may hold garbage until the final pack, and no shuffle is needed in
+ * the rounds. Writes words of blocks q0 .. q0 + nb (rounded up to whole vectors) in flat order. */
 FM_AVX2 FM_NOINLINE static void fm_philox_words_avx2(uint32_t *words, uint64_t q0, size_t nb, uint32_t stream,
                                                      uint32_t k0, uint32_t k1) {
     const __m256i m0 = _mm256_set1_epi64x(FM_PHILOX_M0), m1 = _mm256_set1_epi64x(FM_PHILOX_M1);

@@ -3,14 +3,15 @@
  *
  * The extensions are compiled for the x86-64 baseline (SSE2), so one build runs on any x86-64
  * CPU; the element loops (Philox, exp, row reductions, activations, the optimizer updates) are
- * compiled a second time for AVX2 and picked at run time. Measured against the Numba backend
- * (which JITs for the host CPU), the baseline copies alone were 1.4-2.2x slower on those loops.
+ * compiled a second time for AVX2 and picked at run time: against the Numba backend (which JITs
+ * for the host CPU), the baseline copies alone were clearly slower on those loops
+ * (benches/NOTES.md, 'Measurements behind code comments': _simd.h).
  *
  * FM_MULTIVERSION copies use AVX2 without FMA: both copies do the same IEEE operations in the same
  * order, so their results are bit-identical on every CPU. FM_MULTIVERSION_FMA (the exp loops
  * only) lets the compiler contract a*b+c into FMA in the AVX2 copy: the exp polynomial's latency
- * chain halves (softmax 256x1000: 1.45x -> 1.1x Numba's time) and the results move by an ulp or
- * so, always in the accurate direction.
+ * chain halves (which brings softmax close to Numba's time; same note) and the results move by
+ * an ulp or so, always in the accurate direction.
  */
 #ifndef FASTMLP_SIMD_H
 #define FASTMLP_SIMD_H

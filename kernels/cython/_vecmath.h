@@ -86,8 +86,8 @@ static FM_ALWAYS_INLINE double fm_expm1_neg_d(double x) {
 
 /* ------------------------------------------------------------------------------------------
  * Segment loops around exp, one per float type, multiversioned (FM_MULTIVERSION). Kept out of
- * line on purpose: inlined into Cython's row loops gcc left them scalar (softmax ran 6x slower
- * than Numba).
+ * line on purpose: inlined into Cython's row loops gcc left them scalar, far behind Numba
+ * (benches/NOTES.md, 'Measurements behind code comments': FM_SEGMENTS).
  * ------------------------------------------------------------------------------------------ */
 #define FM_SEGMENTS(T, S)                                                                      \
     /* out[:n] <- e^(src - shift), shift = max(src) (softmax) */                              \

@@ -1,15 +1,22 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""ReLU, leaky ReLU and PReLU, forward and backward: one fused pass each, float32/float64.
+"""Elementwise activations, forward and backward: one fused pass each, float32/float64.
 
-Formulas and NaN behaviour follow kernels/reference/activations.py. The element loops are
-fm_pointwise / fm_prelu_rows in _vecmath.h (AVX2 and baseline copies): compiled for SSE2 only,
-leaky and PReLU backward ran 1.4-1.8x Numba's time.
+ReLU, leaky ReLU and PReLU have hand-written loops: fm_pointwise / fm_prelu_rows in _vecmath.h
+(AVX2 and baseline copies): compiled for SSE2 only, leaky and PReLU backward fell well behind
+Numba (benches/NOTES.md, 'Measurements behind code comments': cython activations). Every other
+row of kernels/activation_table.py (ELU, GELU, ...) runs the table's own formulas, compiled into
+_activations.h at build time, through one generic pair of drivers (table_forward /
+table_backward); the named ops are generated from the table at import.
+Formulas and NaN behaviour follow kernels/reference/activations.py.
 """
 
 import numpy as np
 
+from fastmlp.kernels.activation_table import elementwise_ops
+
 from cython.parallel cimport prange
 
+from _activations cimport FM_ACT_COUNT, fm_act_df, fm_act_f
 from _common cimport (FM_LEAKY_BWD, FM_LEAKY_FWD, FM_RELU_BWD, FM_RELU_FWD, chunk_len, combine, floating,
                       fm_pointwise_d, fm_pointwise_f, fm_prelu_rows_d, fm_prelu_rows_f, n_chunks, team)
 
@@ -70,6 +77,69 @@ def leaky_relu_forward(x, alpha=0.01):
 def leaky_relu_backward(dy, x, alpha=0.01):
     """dy if x >= 0 else alpha * dy."""
     return _run(FM_LEAKY_BWD, dy, x, alpha)
+
+
+# ---------------------------------------------------------------------------------------------
+# The activation table's other rows: its scalar formulas (_activations.h), in double, rounded once.
+# ---------------------------------------------------------------------------------------------
+
+
+cdef inline void _table_range(int code, const floating *dy, const floating *x, floating *out, double alpha,
+                              Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """out[lo:hi] <- f(x) (dy NULL), else dy · f'(x), x the forward input."""
+    cdef Py_ssize_t j
+    if dy == NULL:
+        for j in range(lo, hi):
+            out[j] = <floating>fm_act_f(code, x[j], alpha)
+    else:
+        for j in range(lo, hi):
+            out[j] = <floating>(dy[j] * fm_act_df(code, x[j], alpha))
+
+
+cdef void _table(int code, const floating[::1] dy, const floating[::1] x, floating[::1] out, double alpha) noexcept:
+    """_table_range over all of out, in parallel chunks when large (as _pointwise)."""
+    cdef Py_ssize_t n = out.shape[0], nch = n_chunks(n, 1), per, c, lo
+    cdef const floating *dp = &dy[0] if dy is not None else NULL
+    with nogil:
+        if nch == 1:
+            _table_range(code, dp, &x[0], &out[0], alpha, 0, n)
+            return
+        per = chunk_len(n, nch, 16)
+        for c in prange(nch, schedule='static', num_threads=team(nch)):
+            lo = min(n, c * per)
+            _table_range(code, dp, &x[0], &out[0], alpha, lo, min(n, lo + per))
+
+
+def _run_table(int code, dy, x, double alpha):
+    """Flat views of x (and dy) of one dtype -> a new C-order array of x's shape."""
+    if not 0 <= code < FM_ACT_COUNT:  # a row added to the table after this build: its C switch lacks it
+        raise RuntimeError(f"{__name__} was built from an older activation table; rebuild the extensions")
+    if dy is not None and dy.shape != x.shape:  # the flat loops would read past the smaller one
+        raise ValueError(f"dy has shape {dy.shape}, x {x.shape}")
+    out = np.empty(x.shape, dtype=x.dtype)  # C order, so its flat view is itself
+    fd = None if dy is None else dy.reshape(-1)
+    if x.dtype == np.float32:  # alpha rounded to the dtype first, as the reference does
+        _table[float](code, fd, x.reshape(-1), out.reshape(-1), <float>alpha)
+    else:
+        _table[double](code, fd, x.reshape(-1), out.reshape(-1), alpha)
+    return out
+
+
+def table_forward(code, x, alpha):
+    """f(x) elementwise for the table row ``code`` (any shape)."""
+    return _run_table(code, None, x, alpha)
+
+
+def table_backward(code, dy, x, alpha):
+    """dy · f'(x) elementwise for the table row ``code``, x the forward input."""
+    return _run_table(code, dy, x, alpha)
+
+
+# ELU, GELU, ...: <name>_forward(x[, alpha]) and <name>_backward(dy, x[, alpha]) for every row but
+# these: relu and leaky_relu have the loops above; sigmoid and tanh stay with the reference, whose
+# backward ops take the forward output, not the input (identity has no op)
+_NOT_GENERATED = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
+globals().update(elementwise_ops(__name__, table_forward, table_backward, skip=_NOT_GENERATED))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,29 +2,42 @@
 """Dense layers: GEMMs through scipy.linalg.cython_blas, everything around them in one fused pass.
 
 Forward: out = x @ w (sgemm/dgemm), then ONE pass out = f(out + b) · mask with the dropout mask
-generated in L1 from the Philox words. Backward: ONE pass dz = dout · mask · f'(a), a recovered
-from out, that also sums dz's columns into per-chunk float64 partials (db), then the two GEMMs.
+generated in L1 from the Philox words (and, when asked, the pre-activation z = x @ w + b saved on
+the way). Backward: ONE pass dz = dout · mask · f'(z), f' from the output a where the activation
+table says it is exact (from_output) and from the saved z otherwise, that also sums dz's columns
+into per-chunk float64 partials (db), then the two GEMMs.
 Batch = rows: x (N, D), w (D, M), b (M,). Formulas follow kernels/reference/dense.py.
+
+Activations are the rows of kernels/activation_table.py, by code. Identity, ReLU, leaky ReLU,
+sigmoid and tanh keep hand-written loops (vectorised, branch-free); every other row runs the
+table's formulas, compiled from the table into _activations.h at build time.
 """
 
 import numpy as np
 
 from fastmlp.kernels._scratch import scratch
+from fastmlp.kernels.activation_table import CODES, NAMES
 
 from cython.parallel cimport prange
 from libc.float cimport DBL_MAX, FLT_MAX
 from libc.math cimport fabs
 from libc.stdint cimport uint32_t
 
+from _activations cimport (FM_ACT_COUNT, FM_ACT_FINGERPRINT, FM_ACT_FROM_OUTPUT, fm_act_df, fm_act_df_out,
+                           fm_act_f)
+from _activations cimport FM_ACT_IDENTITY as IDENTITY
+from _activations cimport FM_ACT_LEAKY_RELU as LEAKY_RELU
+from _activations cimport FM_ACT_RELU as RELU
+from _activations cimport FM_ACT_SIGMOID as SIGMOID
+from _activations cimport FM_ACT_TANH as TANH
 from _common cimport (FM_SEG, FM_WORDS, MaskKey, chunk_len, colsum_rows, combine, floating, fm_fill_words, gemm,
                       mask_key, mask_segment, n_chunks, sigmoid_bias, team, tanh_bias)
 
 include "_chunking.pxi"
 
-cdef enum:
-    IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH
-
-CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID, "tanh": TANH}
+# the table this build compiled (_activations.h): tests compare it with _ctable.render() to catch
+# an extension older than kernels/activation_table.py
+ACTIVATION_FINGERPRINT = (<bytes>FM_ACT_FINGERPRINT).decode("ascii")
 
 
 cdef void _act_piece(int code, floating *z, const floating *b, Py_ssize_t n, floating alpha) noexcept nogil:
@@ -45,8 +58,18 @@ cdef void _act_piece(int code, floating *z, const floating *b, Py_ssize_t n, flo
             z[j] = v if v >= zero else u
     elif code == SIGMOID:
         sigmoid_bias(z, b, n)
-    else:
+    elif code == TANH:
         tanh_bias(z, b, n)
+    else:  # every other row: the table's f, in double, rounded once
+        for j in range(n):
+            z[j] = <floating>fm_act_f(code, z[j] + b[j], alpha)
+
+
+cdef inline void _bias_into(const floating *z, const floating *b, floating *pre, Py_ssize_t n) noexcept nogil:
+    """pre[:n] <- z + b: the sum _act_piece takes f of, so pre holds exactly the z that f saw."""
+    cdef Py_ssize_t j
+    for j in range(n):
+        pre[j] = z[j] + b[j]
 
 
 cdef void _grad_piece(int code, const floating *g, const floating *a, floating *dz, Py_ssize_t n,
@@ -71,15 +94,27 @@ cdef void _grad_piece(int code, const floating *g, const floating *a, floating *
         for j in range(n):
             v = a[j]
             dz[j] = g[j] * (v * (one - v))
-    else:
+    elif code == TANH:
         for j in range(n):
             v = a[j]
             dz[j] = g[j] * (one - v * v)
+    else:  # the other from-output rows (ELU): the table's f'(a), in double, rounded once
+        for j in range(n):
+            dz[j] = <floating>(g[j] * fm_act_df_out(code, a[j], alpha))
 
 
-cdef void _forward_rows(int code, floating[:, ::1] out, const floating[::1] b, floating alpha, MaskKey key,
-                        floating scale, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    """Rows lo..hi-1 of out (N, M) <- f(out + b) · mask, in place (out holds x @ w).
+cdef inline void _grad_pre_piece(int code, const floating *g, const floating *z, floating *dz, Py_ssize_t n,
+                                 floating alpha) noexcept nogil:
+    """dz[:n] <- g · f'(z) from the saved pre-activation z: rows whose output does not give f'."""
+    cdef Py_ssize_t j
+    for j in range(n):
+        dz[j] = <floating>(g[j] * fm_act_df(code, z[j], alpha))
+
+
+cdef void _forward_rows(int code, floating[:, ::1] out, floating *pre, const floating[::1] b, floating alpha,
+                        MaskKey key, floating scale, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Rows lo..hi-1 of out (N, M) <- f(out + b) · mask, in place (out holds x @ w); pre (N, M),
+    unless NULL, <- out + b first.
 
     Runs over the rows' flat range FM_SEG elements at a time; each segment is cut at row ends
     so the bias index stays contiguous, then masked while it is still in L1.
@@ -94,6 +129,8 @@ cdef void _forward_rows(int code, floating[:, ::1] out, const floating[::1] b, f
         while p < s + ln:
             j0 = p % m
             pl = min(m - j0, s + ln - p)
+            if pre != NULL:
+                _bias_into(flat + p, &b[j0], pre + p, pl)
             _act_piece(code, flat + p, &b[j0], pl, alpha)
             p += pl
         if not key.all_kept:
@@ -115,10 +152,11 @@ cdef inline bint _relu_without_mask(const floating *d, const floating *o, floati
     return risky == 0
 
 
-cdef void _backward_rows(int code, const floating[:, ::1] dout, const floating[:, ::1] out, floating[:, ::1] dz,
-                         double *acc, floating alpha, floating keep_prob, MaskKey key, floating scale,
-                         Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    """Rows lo..hi-1: dz <- dout · mask · f'(a), a = out · keep_prob; acc (M,) float64 <- Σ_rows dz."""
+cdef void _backward_rows(int code, const floating[:, ::1] dout, const floating[:, ::1] out, const floating *fp,
+                         floating[:, ::1] dz, double *acc, floating alpha, floating keep_prob, MaskKey key,
+                         floating scale, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Rows lo..hi-1: dz <- dout · mask · f'(z), f'(z) from a = out · keep_prob, or from the saved
+    pre-activation fp (N, M) when fp is not NULL; acc (M,) float64 <- Σ_rows dz."""
     cdef uint32_t words[FM_WORDS]
     cdef floating g[FM_SEG]
     cdef floating a[FM_SEG]
@@ -133,7 +171,14 @@ cdef void _backward_rows(int code, const floating[:, ::1] dout, const floating[:
         return
     while s < end:
         ln = min(<Py_ssize_t>FM_SEG, end - s)
-        if key.all_kept:
+        if fp != NULL:  # f' from the saved pre-activation, g = dout · mask (dout itself when all are kept)
+            if key.all_kept:
+                _grad_pre_piece(code, fd + s, fp + s, fz + s, ln, alpha)
+            else:
+                off = fm_fill_words(words, s, ln, key.stream, key.k0, key.k1)
+                mask_segment(fd + s, g, words + off, ln, key.thr, scale)
+                _grad_pre_piece(code, g, fp + s, fz + s, ln, alpha)
+        elif key.all_kept:
             _grad_piece(code, fd + s, fo + s, fz + s, ln, alpha)
         elif code != RELU or not _relu_without_mask(fd + s, fo + s, fz + s, ln, keep_prob, scale, limit):
             # the mask from the Philox words (ReLU segments get here only when dout · scale may overflow)
@@ -147,36 +192,40 @@ cdef void _backward_rows(int code, const floating[:, ::1] dout, const floating[:
 
 
 cdef void _forward(const floating[:, ::1] x, const floating[:, ::1] w, const floating[::1] b, floating[:, ::1] out,
-                   int code, floating alpha, MaskKey key, floating scale) noexcept:
-    """out <- f(x @ w + b) · mask: the GEMM, then the epilogue over row chunks."""
+                   floating[:, ::1] pre, int code, floating alpha, MaskKey key, floating scale) noexcept:
+    """out <- f(x @ w + b) · mask (pre <- x @ w + b unless None): the GEMM, then the epilogue over row chunks."""
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], m = w.shape[1], nch = n_chunks(n, m), per, c, lo
+    cdef floating *pp = &pre[0, 0] if pre is not None else NULL
     with nogil:
         gemm(False, False, <int>n, <int>m, <int>d, <floating>1, &x[0, 0], <int>d, &w[0, 0], <int>m, <floating>0,
              &out[0, 0], <int>m)
         if nch == 1:
-            _forward_rows(code, out, b, alpha, key, scale, 0, n)
+            _forward_rows(code, out, pp, b, alpha, key, scale, 0, n)
             return
         per = chunk_len(n, nch, 1)
         for c in prange(nch, schedule='static', num_threads=team(nch)):
             lo = min(n, c * per)
-            _forward_rows(code, out, b, alpha, key, scale, lo, min(n, lo + per))
+            _forward_rows(code, out, pp, b, alpha, key, scale, lo, min(n, lo + per))
 
 
 cdef void _backward(const floating[:, ::1] dout, const floating[:, ::1] x, const floating[:, ::1] w,
-                    const floating[:, ::1] out, floating[:, ::1] dz, double[:, ::1] partial, floating[:, ::1] dx,
-                    floating[:, ::1] dw, floating[::1] db, int code, floating alpha, floating keep_prob,
-                    MaskKey key, floating scale, bint need_dx) noexcept:
-    """dz (and db) in one pass over row chunks, then dx = dz wᵀ (if need_dx) and dw = xᵀ dz."""
+                    const floating[:, ::1] out, const floating[:, ::1] pre, floating[:, ::1] dz,
+                    double[:, ::1] partial, floating[:, ::1] dx, floating[:, ::1] dw, floating[::1] db, int code,
+                    floating alpha, floating keep_prob, MaskKey key, floating scale, bint need_dx) noexcept:
+    """dz (and db) in one pass over row chunks, then dx = dz wᵀ (if need_dx) and dw = xᵀ dz.
+    pre: the saved pre-activation, None when f' comes from the output."""
     cdef Py_ssize_t n = x.shape[0], d = x.shape[1], m = w.shape[1], nch = partial.shape[0], per, c, lo
     cdef const floating *g = &dout[0, 0] if code == IDENTITY and key.all_kept else &dz[0, 0]
+    cdef const floating *fp = &pre[0, 0] if pre is not None else NULL
     with nogil:
         if nch == 1:
-            _backward_rows(code, dout, out, dz, &partial[0, 0], alpha, keep_prob, key, scale, 0, n)
+            _backward_rows(code, dout, out, fp, dz, &partial[0, 0], alpha, keep_prob, key, scale, 0, n)
         else:
             per = chunk_len(n, nch, 1)
             for c in prange(nch, schedule='static', num_threads=team(nch)):
                 lo = min(n, c * per)
-                _backward_rows(code, dout, out, dz, &partial[c, 0], alpha, keep_prob, key, scale, lo, min(n, lo + per))
+                _backward_rows(code, dout, out, fp, dz, &partial[c, 0], alpha, keep_prob, key, scale, lo,
+                               min(n, lo + per))
         combine(&partial[0, 0], nch, m, &db[0])
         if need_dx:
             gemm(False, True, <int>n, <int>d, <int>m, <floating>1, g, <int>m, &w[0, 0], <int>m, <floating>0,
@@ -185,26 +234,52 @@ cdef void _backward(const floating[:, ::1] dout, const floating[:, ::1] x, const
              <int>m)
 
 
-def _dense_forward(x, w, b, int code, double keep_prob, seed, stream, double alpha, out):
-    """Driver shared by affine_forward and dense_forward; writes into ``out`` when given."""
+def _code(activation):
+    """The activation's code in the table, checked against the table this build compiled."""
+    code = CODES[activation]
+    if code >= FM_ACT_COUNT:  # kernels/activation_table.py gained rows since the build: its C switch lacks them
+        raise RuntimeError(f"{__name__} was built from an older activation table; rebuild the extensions")
+    return code
+
+
+def _checked_pre(pre, shape, op):
+    """pre (the pre-activation buffer) when its shape is the layer output's; dtype and C order are
+    checked where the kernel takes it."""
+    if pre is not None and tuple(pre.shape) != tuple(shape):
+        raise ValueError(f"{op}: pre has shape {tuple(pre.shape)}, the layer output {tuple(shape)}")
+    return pre
+
+
+def _dense_forward(x, w, b, int code, double keep_prob, seed, stream, double alpha, out, pre):
+    """Driver shared by affine_forward and dense_forward; writes into ``out`` (and ``pre``) when given."""
     if out is None:
         out = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+    pre = _checked_pre(pre, out.shape, "dense_forward")
     if out.size == 0:
         return out
     cdef MaskKey key = mask_key(keep_prob, seed, stream)
     if x.dtype == np.float32:  # scale = dtype(1) / dtype(keep_prob), the reference's rounding
-        _forward[float](x, w, b, out, code, <float>alpha, key, (<float>1) / (<float>keep_prob))
+        _forward[float](x, w, b, out, pre, code, <float>alpha, key, (<float>1) / (<float>keep_prob))
     else:
-        _forward[double](x, w, b, out, code, alpha, key, 1.0 / keep_prob)
+        _forward[double](x, w, b, out, pre, code, alpha, key, 1.0 / keep_prob)
     return out
 
 
-def _dense_backward(dout, x, w, out, int code, double keep_prob, seed, stream, double alpha, bint need_dx, grads):
+def _dense_backward(dout, x, w, out, int code, double keep_prob, seed, stream, double alpha, bint need_dx, grads,
+                    pre):
     """Driver shared by affine_backward (out = dout, identity, no mask) and dense_backward.
 
-    dx is None unless ``need_dx`` (its GEMM is skipped); ``grads`` = (dx, dw, db) buffers to write into.
+    dx is None unless ``need_dx`` (its GEMM is skipped); ``grads`` = (dx, dw, db) buffers to write into;
+    ``pre`` the saved pre-activation, used only by rows whose output does not give f'.
     """
     n, m = dout.shape
+    if FM_ACT_FROM_OUTPUT[code]:
+        pre = None
+    elif pre is None:
+        raise ValueError(f"dense_backward of {NAMES[code]!r} needs the pre-activation: pass the pre= that "
+                         "dense_forward filled")
+    else:
+        pre = _checked_pre(pre, dout.shape, "dense_backward")
     if grads is None:
         dx, dw, db = (np.empty_like(x) if need_dx else None), np.empty_like(w), np.empty(m, dtype=x.dtype)
     else:
@@ -223,35 +298,43 @@ def _dense_backward(dout, x, w, out, int code, double keep_prob, seed, stream, d
     partial = scratch("cy-dense-bwd-partial", (n_chunks(n, m), m), np.float64)
     dx_buf = dx if need_dx else scratch("cy-dense-bwd-nodx", (1, 1), x.dtype)  # unused stand-in
     if x.dtype == np.float32:
-        _backward[float](dout, x, w, out, dz, partial, dx_buf, dw, db, code, <float>alpha, <float>keep_prob, key,
-                         (<float>1) / (<float>keep_prob), need_dx)
+        _backward[float](dout, x, w, out, pre, dz, partial, dx_buf, dw, db, code, <float>alpha, <float>keep_prob,
+                         key, (<float>1) / (<float>keep_prob), need_dx)
     else:
-        _backward[double](dout, x, w, out, dz, partial, dx_buf, dw, db, code, alpha, keep_prob, key, 1.0 / keep_prob,
-                          need_dx)
+        _backward[double](dout, x, w, out, pre, dz, partial, dx_buf, dw, db, code, alpha, keep_prob, key,
+                          1.0 / keep_prob, need_dx)
     return (dx if need_dx else None), dw, db
 
 
 def affine_forward(x, w, b, out=None):
     """y = x @ w + b (written into ``out`` when given)."""
-    return _dense_forward(x, w, b, IDENTITY, 1.0, 0, 0, 0.0, out)
+    return _dense_forward(x, w, b, IDENTITY, 1.0, 0, 0, 0.0, out, None)
 
 
 def affine_backward(dy, x, w, need_dx=True, grads=None):
     """Gradients of y = x @ w + b: dx = dy wᵀ (None unless need_dx), dw = xᵀ dy, db = Σ_rows dy."""
-    return _dense_backward(dy, x, w, dy, IDENTITY, 1.0, 0, 0, 0.0, need_dx, grads)
+    return _dense_backward(dy, x, w, dy, IDENTITY, 1.0, 0, 0, 0.0, need_dx, grads, None)
 
 
-def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, out=None):
-    """out = f(x @ w + b) * mask, mask the inverted-dropout mask (all ones when keep_prob = 1)."""
-    return _dense_forward(x, w, b, CODES[activation], keep_prob, seed, stream, alpha, out)
+def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, out=None, pre=None):
+    """out = f(x @ w + b) * mask, mask the inverted-dropout mask (all ones when keep_prob = 1).
+
+    ``pre`` (N, M, C order, x's dtype), when given, receives the pre-activation z = x @ w + b: the
+    backward of an activation whose f' its output does not give (activation_table: from_output
+    False) needs it.
+    """
+    return _dense_forward(x, w, b, _code(activation), keep_prob, seed, stream, alpha, out, pre)
 
 
 def dense_backward(
-    dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, need_dx=True, grads=None
+    dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, need_dx=True, grads=None,
+    pre=None
 ):
     """Gradients (dx, dw, db) of dense_forward from its output; the dropout mask is regenerated
     (for ReLU it is read off the output instead: same bits, see _backward_rows).
 
-    dx is None unless ``need_dx``; ``grads`` = (dx, dw, db) buffers to write into.
+    f' comes from the output where the activation table says it is exact (from_output), else from
+    ``pre``, the pre-activation dense_forward saved (required then, ignored otherwise). dx is None
+    unless ``need_dx``; ``grads`` = (dx, dw, db) buffers to write into.
     """
-    return _dense_backward(dout, x, w, out, CODES[activation], keep_prob, seed, stream, alpha, need_dx, grads)
+    return _dense_backward(dout, x, w, out, _code(activation), keep_prob, seed, stream, alpha, need_dx, grads, pre)

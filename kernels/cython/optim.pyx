@@ -3,8 +3,8 @@
 
 Same formulas and operation order as kernels/reference/optim.py, every scalar cast to the array
 dtype first, so float32 results round like the reference. weight_decay is the L2 strength:
-g = dw + λ·w. The reference makes 3-6 passes with temporaries (BENCH.md: 8-12 ms for the
-momentum update of W1 against ~0.4 ms fused). The element loop is fm_update in _vecmath.h
+g = dw + λ·w. The reference makes 3-6 passes with temporaries, this one pass (BENCH.md's
+figures: benches/NOTES.md change 1). The element loop is fm_update in _vecmath.h
 (AVX2 and baseline copies); the codes and the hyper-parameters h1..h6 are:
 
 SGD: w -= lr g. MOMENTUM: v = h1 v − lr g; w += v. NESTEROV: the same v, then

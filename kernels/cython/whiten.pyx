@@ -80,9 +80,9 @@ cdef void _gram(floating[:, ::1] xc, floating[:, ::1] cov) noexcept:
     """cov <- xcᵀ xc / N: one symmetric rank-k update (half a GEMM's flops), then divide and mirror.
 
     Row-major xc (N, D) is the column-major (D, N) matrix A, so xcᵀ xc = A Aᵀ is syrk with
-    trans 'N'; its column-major lower triangle is the row-major upper one. Measured at X (20000,
-    1024) float32, one thread: syrk 293 ms per covariance, 383 ms with block-row GEMMs over the
-    upper triangle (each block re-packs its panels), NumPy's full Xcᵀ Xc 281 ms.
+    trans 'N'; its column-major lower triangle is the row-major upper one. syrk is faster than
+    block-row GEMMs over the upper triangle (each block re-packs its panels) and about as fast as
+    NumPy's full Xcᵀ Xc (benches/NOTES.md, 'Measurements behind code comments': cython _gram).
     """
     cdef Py_ssize_t n = xc.shape[0], d = xc.shape[1], nt, c
     cdef char uplo = b'L', trans = b'N'

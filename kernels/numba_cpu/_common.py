@@ -1,7 +1,7 @@
 """Shared pieces of the Numba CPU kernels: flags, size thresholds, work splitting, vector-friendly exp.
 
-Everything tunable lives here (house rule 7). Timings quoted are best-of or medians on the 2-core AVX2 dev
-machine (AMD EPYC, OpenMP threading layer), float32 unless said otherwise.
+Everything tunable lives here (house rule 7). The comments say why each choice was made; the measurements
+behind them are in benches/NOTES.md, 'Measurements behind code comments'.
 """
 
 import contextlib
@@ -23,21 +23,23 @@ from .. import _blas_clock
 # Cody-Waite range reduction inside exp_neg).
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
-# Loops around exp_neg / expm1_neg compile with FMA contraction only: it halves the float32 exp
-# (1.02 -> 0.54 ns/element) and only makes the polynomial and range reduction more accurate.
+# Loops around exp_neg / expm1_neg compile with FMA contraction only: it makes the float32 exp much
+# faster (each multiply-add of the polynomial becomes one instruction; benches/NOTES.md,
+# 'Measurements behind code comments': EXP_FASTMATH) and only makes the polynomial and range
+# reduction more accurate.
 EXP_FASTMATH = {"contract"}
 
 # Every compiled function uses error_model="numpy": Numba's default ("python") checks every float
-# division for zero and raises, a branch that stops LLVM from vectorising the loop (adagrad's
-# update ran at 10.8 ns/element instead of ~0.3); NumPy semantics (inf/nan) are the reference's.
+# division for zero and raises, a branch that stops LLVM from vectorising the loop (found on
+# adagrad's update: benches/NOTES.md change 5); NumPy semantics (inf/nan) are the reference's.
 ERROR_MODEL = "numpy"
 
 # Every op has a serial worker over a range of rows/elements (@njit, cached) and a thin
 # parallel wrapper (prange over chunks, each calling the worker): the vector code is compiled
 # once and shared, and small inputs skip the thread pool. Elements per chunk below which the
-# driver calls the worker directly (serially). A parallel launch costs ~3-5 us here
-# (prange over 1 item on 10 elements: 3.2 us vs 0.5 us serial); at 131k float32 elements an
-# elementwise pass takes ~20 us parallel vs ~25 us serial, so splitting pays from ~32k up.
+# driver calls the worker directly (serially): a parallel launch has a fixed cost that an
+# elementwise pass only earns back on large inputs, so splitting pays from ~32k elements up
+# (benches/NOTES.md, 'Measurements behind code comments': MIN_CHUNK).
 DEFAULT_MIN_CHUNK = 32768
 MIN_CHUNK = DEFAULT_MIN_CHUNK  # in force: set_min_chunk changes it (kernels/cython/_chunks.h: the same numbers)
 # Upper bound on chunks: enough to balance 2-16 threads; chunking depends on the size only, never
@@ -45,27 +47,25 @@ MIN_CHUNK = DEFAULT_MIN_CHUNK  # in force: set_min_chunk changes it (kernels/cyt
 MAX_CHUNKS = 64
 # Elements whose random words are generated in one go into a per-chunk scratch (8 KiB of words
 # plus 8 KiB staging: stays in L1). Philox vectorises only when its 4 output words go to 4
-# separate arrays (14 ms per 16M words vs 55 ms when stored interleaved), so words are staged
-# per word index, then interleaved into flat order; chunk bounds are multiples of SEG.
+# separate arrays (benches/NOTES.md change 3), so words are staged per word index, then
+# interleaved into flat order; chunk bounds are multiples of SEG.
 SEG = 2048
 
 
 # Within _blas_clock.QUIET_S of a BLAS call (OpenBLAS's workers still spinning) chunked kernels
-# run their chunks on the calling thread: see kernels/_blas_clock.py for why and what it measured.
+# run their chunks on the calling thread: see kernels/_blas_clock.py for why (benches/NOTES.md change 7).
 blas_called = _blas_clock.called
 
 
 def parallel_kernel(fn):
     """A prange-over-chunks wrapper, called from Python drivers, compiled twice: ``parallel=True``,
     and plain (prange is range there) for use within _blas_clock.QUIET_S of a BLAS call. The plain copy,
-    not the parallel one at one thread: a one-thread parallel launch still cost ~3 ms per step."""
+    not the parallel one at one thread: a one-thread parallel launch still pays the launch's fixed cost
+    on every call (benches/NOTES.md change 7)."""
     parallel = njit(cache=True, parallel=True, error_model=ERROR_MODEL)(fn)
-    # a separate function object with its own name: Numba's cache is keyed by qualified name and
-    # signature, not by the parallel flag, so one name for both copies would mix them up on disk
-    copy = types_.FunctionType(fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__, fn.__closure__)
-    copy.__qualname__ = fn.__qualname__ + "_serial"
-    copy.__module__ = fn.__module__
-    serial = njit(cache=True, error_model=ERROR_MODEL)(copy)
+    # a copy with its own name: Numba's cache is keyed by qualified name and signature, not by the
+    # parallel flag, so one name for both copies would mix them up on disk
+    serial = njit(cache=True, error_model=ERROR_MODEL)(variant(fn, "_serial"))
 
     @wraps(fn)
     def run(*args):
@@ -77,6 +77,28 @@ def parallel_kernel(fn):
 
     run.parallel, run.serial = parallel, serial  # type: ignore[attr-defined]
     return run
+
+
+_variant_names = set()
+
+
+def variant(fn, suffix, **replaced):
+    """A copy of ``fn`` (a plain function, a jitted one, or a parallel_kernel) named ``<name><suffix>``
+    whose globals ``replaced`` point elsewhere: the same kernel body calling other functions, to be
+    compiled on its own. Numba binds globals at compile time and caches by qualified name, so the
+    copy gets its own machine code and its own cache entry."""
+    fn = getattr(fn, "__wrapped__", None) or getattr(fn, "py_func", None) or fn
+    key = (fn.__module__, fn.__qualname__ + suffix)
+    if key in _variant_names:  # two copies under one name would load each other's code from the cache
+        raise ValueError(f"a kernel copy named {key[1]} already exists in {key[0]}")
+    _variant_names.add(key)
+    # without replacements the module's own (live) globals: later definitions stay visible
+    namespace = {**fn.__globals__, **replaced} if replaced else fn.__globals__
+    copy = types_.FunctionType(fn.__code__, namespace, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = fn.__qualname__ + suffix
+    copy.__module__ = fn.__module__
+    copy.__doc__ = fn.__doc__
+    return copy
 
 
 # Numba's workqueue threading layer (what Numba falls back to where neither OpenMP nor TBB loads)
@@ -108,8 +130,8 @@ def set_min_chunk(n=None):
 
 def n_chunks(n_items, items_per_row=1):
     """Chunks to split ``n_items`` rows (of ``items_per_row`` elements) into; 1 means run serially."""
-    # min(MAX_CHUNKS, max(1, n_items // per)) without the builtins' call overhead (0.8 -> 0.2 us:
-    # every driver calls this once per op)
+    # min(MAX_CHUNKS, max(1, n_items // per)) without the builtins' call overhead: every driver
+    # calls this once per op (benches/NOTES.md, 'Measurements behind code comments': n_chunks)
     per = MIN_CHUNK // items_per_row if items_per_row > 1 else MIN_CHUNK
     nch = n_items // (per if per > 1 else 1)
     if nch <= 1:
@@ -125,7 +147,8 @@ def like(x, arr):  # pragma: no cover - typing stub, compiled through the overlo
 @overload(like)
 def _ov_like(x, arr):  # pragma: no cover - typing runs at compile time only
     # Drivers pass Python floats/ints and kernels cast them here: building np.float32 scalars in
-    # Python costs ~0.5 us each, a real share of a small op (sgd on 1 element: 16 us vs 4 us).
+    # Python costs enough each to be a real share of a small op (benches/NOTES.md,
+    # 'Measurements behind code comments': like).
     if arr.dtype == types.float32:
         return lambda x, arr: np.float32(x)
     if arr.dtype == types.float64:
@@ -157,11 +180,12 @@ def span(c, n, nch, align):
 
 # ---------------------------------------------------------------------------------------------
 # exp / expm1 for arguments <= 0, written so LLVM vectorises them (Numba has no SVML here, and
-# libm's scalar expf costs ~5.5 ns/element against NumPy's SIMD exp at 2.4 ns). Cody-Waite range
-# reduction x = k ln2 + r, |r| <= ln2/2; Taylor polynomial for expm1(r) (degree 7 for float32,
-# 13 for float64: truncation < 0.1 ulp); 2^k built from its bits. Results are within ~2 ulp of
-# NumPy's. Every caller needs only x <= 0 (softmax's x - max, sigmoid's -|x|, tanh's -2|x|),
-# so 2^k never overflows; subnormal results are kept by scaling with 2^(k+OFF) then 2^-OFF.
+# libm's scalar expf, a call per element, is slower than NumPy's SIMD exp: benches/NOTES.md,
+# 'Measurements behind code comments': exp_neg). Cody-Waite range reduction x = k ln2 + r,
+# |r| <= ln2/2; Taylor polynomial for expm1(r) (degree 7 for float32, 13 for float64: truncation
+# < 0.1 ulp); 2^k built from its bits. Results are within ~2 ulp of NumPy's. Every caller needs
+# only x <= 0 (softmax's x - max, sigmoid's -|x|, tanh's -2|x|), so 2^k never overflows;
+# subnormal results are kept by scaling with 2^(k+OFF) then 2^-OFF.
 # ---------------------------------------------------------------------------------------------
 
 

@@ -1,11 +1,15 @@
 """Elementwise activations, PReLU, maxout and dead-ReLU monitoring, compiled with Numba.
 
-Scalar activations are inline functions; ``act_segment`` / ``grad_segment`` run one of them over
-a 1-d slice, with one explicit loop per activation so every loop is branch-free and vectorises.
+The rows of kernels/activation_table.py that train most (identity, ReLU, leaky ReLU, sigmoid,
+tanh) have hand-written loops here: ``act_segment`` / ``grad_segment`` run one of them over a 1-d
+slice, one explicit loop per activation so every loop is branch-free and vectorises (sigmoid and
+tanh through the SIMD-friendly exp of _common). Every other row runs the table's own scalar
+functions (_table_loops.py); ``table_variant`` makes the copy of a kernel that calls those.
 They are ordinary (cached) functions called once per chunk or segment by the parallel kernels:
-Numba's compile time is mostly per function and per inlined copy (~0.5 s serial, ~2 s parallel
-here; inlining all activations into every loop took 6-13 s per kernel), so the vector work is
-compiled once per dtype and shared. Formulas and operation order follow the reference.
+Numba's compile time is mostly per function and per inlined copy (inlining all activations into
+every loop made each kernel's compilation many times longer: benches/NOTES.md, 'Measurements
+behind code comments': numba activations), so the vector work is compiled once per dtype and
+shared. Formulas and operation order follow the reference.
 """
 
 import math
@@ -13,10 +17,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._common import ERROR_MODEL, EXP_FASTMATH, exp_neg, expm1_neg, like, n_chunks, parallel_kernel, span
+from ..activation_table import CODES, elementwise_ops
+from ._common import ERROR_MODEL, EXP_FASTMATH, exp_neg, expm1_neg, like, n_chunks, parallel_kernel, span, variant
+from ._table_loops import HAND_WRITTEN, table_forward, table_gradient_out, table_gradient_pre
 
-IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = range(5)
-CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID, "tanh": TANH}
+IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = (CODES[name] for name in HAND_WRITTEN)
 
 
 @njit(inline="always")
@@ -58,8 +63,9 @@ def act_segment(code, src, out, alpha, bias=None):
     """out (n,) <- f(src + bias) for activation ``code`` (out None: in place; bias None: none).
 
     In place must be asked for with None: passing src twice makes LLVM's runtime overlap check
-    fail and the loop run scalar (sigmoid 9.3 instead of ~1 ns/element). In place without a bias,
-    ReLU's store of an unchanged value becomes a branch and stays scalar (0.62 vs 0.14 ns).
+    fail and the loop run scalar. In place without a bias, ReLU's store of an unchanged value
+    becomes a branch and stays scalar (benches/NOTES.md, 'Measurements behind code comments':
+    act_segment).
     """
     dst = src if out is None else out
     zero = like(0.0, src)
@@ -149,9 +155,18 @@ def _binary_kernel(code, dy, v, out, alpha, nch):
         _binary_segment(code, dy[lo:hi], v[lo:hi], out[lo:hi], alpha)
 
 
+def _source(x):
+    """x as a flat array the forward loops accept. act_segment serves in-place and out-of-place
+    calls with one body (``dst = src if out is None else out``), so Numba types ``src`` as written
+    to: a read-only input would not compile; it is copied instead (rare: the ops door passes
+    users' arrays as they are)."""
+    flat = x.reshape(-1)
+    return flat if x.flags.writeable else flat.copy()
+
+
 def _unary(code, x, alpha=0.0):
-    out = np.empty_like(x)
-    src, dst, nch = x.reshape(-1), out.reshape(-1), n_chunks(x.size)
+    out = np.empty(x.shape, x.dtype)
+    src, dst, nch = _source(x), out.reshape(-1), n_chunks(x.size)
     if nch == 1:
         act_segment(code, src, dst, float(alpha))
     else:
@@ -208,6 +223,65 @@ def tanh_forward(x):
 def tanh_backward(dy, y):
     """dy · (1 − tanh²), from the forward output."""
     return _binary(B_TANH, dy, y)
+
+
+# ----- every other row of the activation table: the table's own loops -------------------------
+
+
+def table_variant(kernel, **calls):
+    """The copy of ``kernel`` (a row worker or a parallel_kernel) whose activation calls run the
+    table's loops: act_segment -> table_forward, grad_segment -> table_gradient_out (f' from the
+    output), grad_segment_pre -> table_gradient_pre (f' from the pre-activation); ``calls`` replace
+    more (a parallel wrapper's row worker by its table copy)."""
+    copy = variant(
+        kernel,
+        "_table",
+        act_segment=table_forward,
+        grad_segment=table_gradient_out,
+        grad_segment_pre=table_gradient_pre,
+        **calls,
+    )
+    if hasattr(kernel, "parallel"):
+        return parallel_kernel(copy)
+    return njit(cache=True, error_model=ERROR_MODEL)(copy)
+
+
+_table_unary_kernel = table_variant(_unary_kernel)
+
+
+@parallel_kernel
+def _pre_gradient_kernel(code, dy, x, out, alpha, nch):
+    """out (n,) <- dy · f'(x), x the forward input."""
+    n = dy.shape[0]
+    for c in prange(nch):
+        lo, hi = span(c, n, nch, 64)
+        table_gradient_pre(code, dy[lo:hi], x[lo:hi], out[lo:hi], alpha)
+
+
+def table_forward_op(code, x, alpha):
+    """f(x) elementwise for a table row (any shape)."""
+    out = np.empty(x.shape, x.dtype)
+    src, dst, nch = _source(x), out.reshape(-1), n_chunks(x.size)
+    if nch == 1:
+        table_forward(code, src, dst, float(alpha), None)
+    else:
+        _table_unary_kernel(code, src, dst, float(alpha), nch)
+    return out
+
+
+def table_backward_op(code, dy, x, alpha):
+    """dy · f'(x) elementwise for a table row, from the forward input x."""
+    out = np.empty_like(dy)
+    args = (code, dy.reshape(-1), x.reshape(-1), out.reshape(-1), float(alpha))
+    nch = n_chunks(dy.size)
+    if nch == 1:
+        table_gradient_pre(*args)
+    else:
+        _pre_gradient_kernel(*args, nch)
+    return out
+
+
+globals().update(elementwise_ops(__name__, table_forward_op, table_backward_op, skip=HAND_WRITTEN))
 
 
 @njit(cache=True, error_model=ERROR_MODEL)

@@ -3,8 +3,8 @@
 Same formulas and operation order as ``kernels/reference/optim.py`` with every scalar cast to the
 array dtype first, so float32 results round like the reference (no fast-math here: FMA
 contraction would change the rounding). weight_decay is the L2 strength: g = dw + λ·w.
-The NumPy reference makes 3-6 passes with temporaries; BENCH.md measured a fused momentum
-update of a 1.5M-float W at 0.44 ms against 8-12 ms.
+The NumPy reference makes 3-6 passes with temporaries; one fused pass reads and writes each
+array once (BENCH.md's figures: benches/NOTES.md change 1).
 """
 
 import numpy as np
@@ -82,8 +82,9 @@ def _update_parallel(code, w, dw, s1, s2, wd, lr, h1, h2, h3, h4, h5, h6, eps, n
 
 def _step(code, w, dw, s1, s2, lr, weight_decay, h1=0.0, h2=0.0, h3=0.0, h4=0.0, h5=0.0, h6=0.0, eps=0.0):
     """One update of w (any shape, C-contiguous) in place; scalars go as Python floats (the kernel
-    rounds them to w's dtype: NumPy scalars built here would cost ~0.5 us each). Written flat, no
-    argument tuples: at (256, 512) the whole update takes ~25 us, so every us here counts."""
+    rounds them to w's dtype: NumPy scalars built here would each add to every call). Written flat,
+    no argument tuples: a small layer's whole update is short enough that Python overhead here is a
+    real share of it (benches/NOTES.md change 12, and 'Measurements behind code comments': _step)."""
     flat = w.reshape(-1)
     s1 = flat if s1 is None else s1.reshape(-1)  # unused states: any array of the right type
     s2 = flat if s2 is None else s2.reshape(-1)

@@ -48,7 +48,7 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
 
 
 # The same body inlined at Numba-IR level: a plain call is not inlined by LLVM and blocks the
-# vectorisation of fill_words (4.6 ns/word instead of ~1).
+# vectorisation of fill_words (benches/NOTES.md, 'Measurements behind code comments': _philox_inline).
 _philox_inline = njit(inline="always")(getattr(philox4x32, "py_func", philox4x32))  # plain under DISABLE_JIT
 
 

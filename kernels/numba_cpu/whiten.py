@@ -13,9 +13,9 @@ from ._common import ERROR_MODEL, blas_called, n_chunks, parallel_kernel, span
 from ._rowops import col_sums
 
 # The product Xcᵀ Xc goes to np.dot, which hands a matrix times its own transpose to BLAS syrk
-# (half the flops of a GEMM) and mirrors the triangle: (20000, 1024) float32, one thread, best of
-# 3: 260 ms, against 320 ms for block-row GEMMs over the upper triangle (this file's earlier
-# method) and 511 ms for a full GEMM.
+# (half the flops of a GEMM, in one call) and mirrors the triangle: faster than block-row GEMMs
+# over the upper triangle (this file's earlier method) and than a full GEMM (benches/NOTES.md
+# change 9).
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
@@ -56,7 +56,7 @@ def sorted_eigh(cov):
     """Eigenvalues descending and eigenvectors of cov by NumPy's syevd (kernels/_eigen.py)."""
     # NumPy's eigh rather than SciPy's: it runs on the same OpenBLAS as the covariance's syrk,
     # whose workers are still spinning; SciPy's OpenBLAS is a second thread pool that fights them
-    # (eigh of 1024 x 1024 right after the syrk: 316 ms vs ~215 ms)
+    # and slows the eigh right after the syrk (benches/NOTES.md change 11)
     result = sorted_syevd(cov, np.linalg.eigh)
     blas_called()
     return result

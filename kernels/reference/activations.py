@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ..activation_table import BY_NAME
+
 
 def relu_forward(x):
     """max(0, x)."""
@@ -90,21 +92,37 @@ def dead_relu_fraction(h, fired=None):
     return float(1.0 - batch_fired.mean()) if batch_fired.size else 0.0
 
 
-def _identity(z, alpha):
-    return z
+def elu_forward(x, alpha=1.0):
+    """x if x > 0 else alpha (e^x - 1) (Clevert et al. 2015)."""
+    return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))
 
 
-ACTIVATION_FORWARD = {
-    "identity": _identity,
-    "relu": lambda z, alpha: relu_forward(z),
-    "leaky_relu": leaky_relu_forward,
-    "sigmoid": lambda z, alpha: sigmoid_forward(z),
-    "tanh": lambda z, alpha: tanh_forward(z),
-}
+def elu_backward(dy, x, alpha=1.0):
+    """dy if x > 0 else dy alpha e^x, from the forward input."""
+    return dy * np.where(x > 0, 1, x.dtype.type(alpha) * np.exp(np.minimum(x, 0))).astype(dy.dtype, copy=False)
 
 
-def activation_derivative_from_output(activation, a, alpha=0.01):
-    """f'(z) expressed through a = f(z), for the activations dense layers fuse."""
+# ----- the fused dense layer's view of the activations (kernels/activation_table.py) ---------
+
+
+def _activation_forward(activation, z, alpha):
+    """f(z) for the dense layer's activation (alpha used by leaky_relu and elu)."""
+    if activation == "identity":
+        return z
+    row = BY_NAME[activation]
+    fn = globals()[f"{activation}_forward"]
+    return fn(z, alpha) if row.alpha is not None else fn(z)
+
+
+def _activation_gradient(activation, g, z, alpha):
+    """g f'(z) from the pre-activation z, for activations whose f' the output does not give."""
+    row = BY_NAME[activation]
+    fn = globals()[f"{activation}_backward"]
+    return fn(g, z, alpha) if row.alpha is not None else fn(g, z)
+
+
+def _derivative_from_output(activation, a, alpha=0.01):
+    """f'(z) expressed through a = f(z), for the activations whose output gives it (from_output)."""
     one = a.dtype.type(1)
     if activation == "identity":
         return np.ones_like(a)
@@ -116,4 +134,6 @@ def activation_derivative_from_output(activation, a, alpha=0.01):
         return a * (one - a)
     if activation == "tanh":
         return one - a * a
-    raise ValueError(f"unknown activation {activation!r}")
+    if activation == "elu":  # alpha e^z = a + alpha where z <= 0 (alpha > 0, so sign(a) = sign(z))
+        return np.where(a > 0, one, a + a.dtype.type(alpha))
+    raise ValueError(f"f' of {activation!r} is not recoverable from its output")

@@ -5,7 +5,8 @@ Batch = rows: x (N, D), w (D, M), b (M,), y (N, M).
 
 import numpy as np
 
-from .activations import ACTIVATION_FORWARD, activation_derivative_from_output
+from ..activation_table import BY_NAME
+from .activations import _activation_forward, _activation_gradient, _derivative_from_output
 from .dropout import dropout_mask
 
 
@@ -33,9 +34,16 @@ def affine_backward(dy, x, w, need_dx=True, grads=None):
     return (dx if need_dx else None), dw, db
 
 
-def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, out=None):
-    """out = f(x @ w + b) * mask, mask the inverted-dropout mask (all ones when keep_prob = 1)."""
-    a = ACTIVATION_FORWARD[activation](x @ w + b, alpha)
+def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, out=None, pre=None):
+    """out = f(x @ w + b) * mask, mask the inverted-dropout mask (all ones when keep_prob = 1).
+
+    ``pre`` (N, M), when given, receives the pre-activation z = x @ w + b: the backward of an
+    activation whose f' its output does not give (activation_table: from_output False) needs it.
+    """
+    z = x @ w + b
+    if pre is not None:
+        pre[...] = z
+    a = _activation_forward(activation, z, alpha)
     if keep_prob < 1.0:
         a = a * dropout_mask(a.shape, keep_prob, seed, stream, a.dtype)
     if out is not None:
@@ -45,17 +53,33 @@ def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, a
 
 
 def dense_backward(
-    dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, stream=0, alpha=0.01, need_dx=True, grads=None
+    dout,
+    x,
+    w,
+    out,
+    activation="relu",
+    keep_prob=1.0,
+    seed=0,
+    stream=0,
+    alpha=0.01,
+    need_dx=True,
+    grads=None,
+    pre=None,
 ):
     """Gradients of dense_forward given its output; the dropout mask is regenerated from the seed.
 
-    Where a unit was kept, its activation is out * keep_prob, from which f'(z) follows
-    (relu: a > 0; leaky: 1 if a >= 0 else alpha; sigmoid: a(1 - a); tanh: 1 - a²).
+    dz = dout · mask · f'(z). Where the activation's output gives f' (relu: a > 0; leaky: 1 if
+    a >= 0 else alpha; sigmoid: a(1 - a); tanh: 1 - a²; elu: 1 if a > 0 else a + alpha), a is
+    recovered from ``out`` (a = out · keep_prob where the unit was kept); otherwise f'(z) comes
+    from the saved pre-activation ``pre``.
     """
+    g = dout
     if keep_prob < 1.0:
-        mask = dropout_mask(out.shape, keep_prob, seed, stream, out.dtype)
-        a = out * out.dtype.type(keep_prob)
-        dz = dout * mask * activation_derivative_from_output(activation, a, alpha)
+        g = dout * dropout_mask(out.shape, keep_prob, seed, stream, out.dtype)
+    if not BY_NAME[activation].from_output:
+        dz = _activation_gradient(activation, g, pre, alpha)
+    elif keep_prob < 1.0:
+        dz = g * _derivative_from_output(activation, out * out.dtype.type(keep_prob), alpha)
     else:
-        dz = dout * activation_derivative_from_output(activation, out, alpha)
+        dz = g * _derivative_from_output(activation, out, alpha)
     return affine_backward(dz, x, w, need_dx, grads)

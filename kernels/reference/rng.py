@@ -15,6 +15,10 @@ MASK32 = np.uint64(0xFFFFFFFF)
 SHIFT32 = np.uint64(32)
 
 
+# shared with other kernels, not ops (kernels/_exports.py)
+HELPERS = ("philox4x32", "flat_random_bits", "keep_threshold")
+
+
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Ten Philox rounds on uint64 arrays holding 32-bit words; returns the four output words."""
     c0, c1, c2, c3 = (np.asarray(c, dtype=np.uint64) for c in (c0, c1, c2, c3))

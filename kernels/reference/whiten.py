@@ -4,6 +4,9 @@ import numpy as np
 
 from .._eigen import fix_signs, whitening_from
 
+# shared with other kernels, not ops (kernels/_exports.py)
+HELPERS = ("sorted_eigh",)
+
 
 def covariance(X):
     """mean (D,) and cov = Xcᵀ Xc / N (D, D) of the centred rows Xc = X − mean."""
