@@ -7,7 +7,8 @@
 with the same signatures, semantics and dtypes:
 
 - fastmlp kernels: ``relu``/``backprop_relu``, ``get_dropout_mask`` (counter-based RNG),
-  ``maxout``/``backprop_maxout``, ``adam`` (fused update);
+  ``maxout``/``backprop_maxout``, ``adam`` (fused update), and the activation table's rows thinc
+  also has: ``gelu`` with its backprop;
 - NumPy's BLAS, fastmlp's GEMM path (threads follow :func:`fastmlp.set_num_threads`): ``gemm``
   and ``affine``;
 - lean NumPy, as fastmlp has no standalone softmax kernel: ``softmax``/``backprop_softmax``.
@@ -30,7 +31,7 @@ import numpy as np
 
 try:
     from thinc.api import NumpyOps, registry
-    from thinc.backends.ops import FloatsT
+    from thinc.backends.ops import FloatsT, FloatsXdT
     from thinc.types import Floats1d, Floats2d, Floats3d, FloatsXd, Ints2d
 except ImportError as exc:  # thinc is optional: say how to get it
     raise ImportError(
@@ -209,6 +210,38 @@ class FastmlpOps(NumpyOps):
             dY[...] = dX
             return dY
         return dX
+
+    # ------------------------------------------- activations of fastmlp's activation table
+
+    def _table_forward(self, name: str, X: Any, inplace: bool) -> Any:
+        """``ops.<name>_forward(X)``, written into X when ``inplace``; None when not served."""
+        if not _served(X):
+            return None
+        Y = getattr(ops, f"{name}_forward")(X, backend=self.backend)
+        if inplace:
+            X[...] = Y
+            return X
+        return Y
+
+    def _table_backward(self, name: str, dY: Any, X: Any, inplace: bool) -> Any:
+        """``ops.<name>_backward(dY, X)`` (X the forward input), into dY when ``inplace``."""
+        if not _served(dY, X) or dY.shape != X.shape:
+            return None
+        dX = getattr(ops, f"{name}_backward")(dY, X, backend=self.backend)
+        if inplace:
+            dY[...] = dX
+            return dY
+        return dX
+
+    def gelu(self, X: FloatsXdT, inplace: bool = False) -> FloatsXdT:
+        """GELU, ``X * Phi(X)``, with the exact erf (thinc's ``erf`` is a 1e-7 approximation)."""
+        Y = self._table_forward("gelu", X, inplace)
+        return super().gelu(X, inplace=inplace) if Y is None else Y
+
+    def backprop_gelu(self, dY: FloatsXdT, X: FloatsXdT, inplace: bool = False) -> FloatsXdT:
+        """``dY * (Phi(X) + X phi(X))`` from the forward input X."""
+        dX = self._table_backward("gelu", dY, X, inplace)
+        return super().backprop_gelu(dY, X, inplace=inplace) if dX is None else dX
 
     # ------------------------------------------------------------------ dropout
 

@@ -26,6 +26,10 @@ import math
 import types
 from dataclasses import dataclass
 
+SQRT1_2 = 0.7071067811865476  # 1/sqrt(2): erf's argument scale in GELU
+INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2 pi): the standard normal density's factor
+
+
 # ----- helpers (shared by several rows) ---------------------------------------------------------
 
 _HELPERS = {}
@@ -109,6 +113,14 @@ def elu_df_out(a, alpha):
     return 1.0 if a > 0.0 else a + alpha  # alpha e^z = alpha (e^z - 1) + alpha; alpha > 0 keeps signs
 
 
+def gelu_f(z, alpha):
+    return 0.5 * z * (1.0 + math.erf(z * SQRT1_2))
+
+
+def gelu_df(z, alpha):
+    return 0.5 * (1.0 + math.erf(z * SQRT1_2)) + z * INV_SQRT_2PI * math.exp(-0.5 * z * z)
+
+
 @dataclass(frozen=True)
 class Activation:
     """One row of the table. ``df_out`` is f' from the output (None: needs the pre-activation);
@@ -142,6 +154,7 @@ ACTIVATIONS = (
     Activation("sigmoid", sigmoid_f, sigmoid_df, sigmoid_df_out, init="xavier", doc="1 / (1 + e^-z)"),
     Activation("tanh", tanh_f, tanh_df, tanh_df_out, init="xavier", doc="tanh z"),
     Activation("elu", elu_f, elu_df, elu_df_out, alpha=1.0, doc="z if z > 0 else alpha (e^z - 1)"),
+    Activation("gelu", gelu_f, gelu_df, thinc="gelu", doc="z Phi(z), Phi the standard normal CDF (erf form)"),
 )
 
 CODES = {row.name: code for code, row in enumerate(ACTIVATIONS)}

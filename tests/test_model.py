@@ -29,6 +29,16 @@ def test_each_activation_learns_digits(digits, activation):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", [b for b in fastmlp.backends.available() if b != "cuda"])
+def test_gelu_learns_digits_on_every_cpu_backend(digits, backend):
+    """GELU keeps its pre-activation for the backward pass: the fused path trains on every backend."""
+    Xtr, ytr, Xte, yte = digits
+    net = fastmlp.MLP([64, 96, 10], activation="gelu", keep_prob=0.9, seed=0, backend=backend)
+    net.fit(Xtr, ytr, epochs=25, batch_size=64, optimizer=optim.Adam(2e-3))
+    assert net.evaluate(Xte, yte)["accuracy"] >= 0.95
+
+
+@pytest.mark.slow
 def test_softmax_relu_net_reaches_the_expected_accuracy(digits):
     Xtr, ytr, Xte, yte = digits
     net = fastmlp.MLP([64, 128, 64, 10], keep_prob=0.8, batchnorm=True, seed=1)

@@ -1,6 +1,7 @@
 """Elementwise activations and maxout, forward and backward, in plain NumPy."""
 
 import numpy as np
+from scipy import special
 
 from ..activation_table import BY_NAME
 
@@ -100,6 +101,22 @@ def elu_forward(x, alpha=1.0):
 def elu_backward(dy, x, alpha=1.0):
     """dy if x > 0 else dy alpha e^x, from the forward input."""
     return dy * np.where(x > 0, 1, x.dtype.type(alpha) * np.exp(np.minimum(x, 0))).astype(dy.dtype, copy=False)
+
+
+def _phi(x):
+    """The standard normal CDF, 0.5 (1 + erf(x / sqrt 2)), in x's dtype."""
+    return (0.5 * (1 + special.erf(x / np.sqrt(2.0)))).astype(x.dtype, copy=False)
+
+
+def gelu_forward(x):
+    """x Phi(x), Phi the standard normal CDF (Hendrycks & Gimpel 2016, the exact erf form)."""
+    return x * _phi(x)
+
+
+def gelu_backward(dy, x):
+    """dy (Phi(x) + x phi(x)), phi the standard normal density; from the forward input."""
+    pdf = (np.exp(-0.5 * np.square(x.astype(np.float64))) / np.sqrt(2 * np.pi)).astype(x.dtype, copy=False)
+    return dy * (_phi(x) + x * pdf)
 
 
 # ----- the fused dense layer's view of the activations (kernels/activation_table.py) ---------
