@@ -8,7 +8,8 @@ with the same signatures, semantics and dtypes:
 
 - fastmlp kernels: ``relu``/``backprop_relu``, ``get_dropout_mask`` (counter-based RNG),
   ``maxout``/``backprop_maxout``, ``adam`` (fused update), and the activation table's rows thinc
-  also has: ``gelu`` with its backprop;
+  also has: ``gelu``, ``gelu_approx`` (fastmlp's ``gelu_tanh``), ``swish`` (``silu``), ``mish``
+  with their backprops;
 - NumPy's BLAS, fastmlp's GEMM path (threads follow :func:`fastmlp.set_num_threads`): ``gemm``
   and ``affine``;
 - lean NumPy, as fastmlp has no standalone softmax kernel: ``softmax``/``backprop_softmax``.
@@ -242,6 +243,39 @@ class FastmlpOps(NumpyOps):
         """``dY * (Phi(X) + X phi(X))`` from the forward input X."""
         dX = self._table_backward("gelu", dY, X, inplace)
         return super().backprop_gelu(dY, X, inplace=inplace) if dX is None else dX
+
+    def gelu_approx(self, X: FloatsXdT, inplace: bool = False) -> FloatsXdT:
+        """GELU's tanh approximation (fastmlp's ``gelu_tanh``, exact coefficients)."""
+        Y = self._table_forward("gelu_tanh", X, inplace)
+        return super().gelu_approx(X, inplace=inplace) if Y is None else Y
+
+    def backprop_gelu_approx(self, dY: FloatsXdT, X: FloatsXdT, inplace: bool = False) -> FloatsXdT:
+        """Gradient of :meth:`gelu_approx` from the forward input X."""
+        dX = self._table_backward("gelu_tanh", dY, X, inplace)
+        return super().backprop_gelu_approx(dY, X, inplace=inplace) if dX is None else dX
+
+    def swish(self, X: FloatsXdT, inplace: bool = False) -> FloatsXdT:
+        """Swish / SiLU, ``X * sigmoid(X)``."""
+        Y = self._table_forward("silu", X, inplace)
+        return super().swish(X, inplace=inplace) if Y is None else Y
+
+    def backprop_swish(self, dY: FloatsXdT, X: FloatsXdT, Y: FloatsXdT, inplace: bool = False) -> FloatsXdT:
+        """Gradient of :meth:`swish` from the forward input X (Y, its output, is not needed)."""
+        # Y is not used, but its shape is checked as thinc's own does: thinc's tests expect the refusal
+        dX = self._table_backward("silu", dY, X, inplace) if getattr(Y, "shape", None) == X.shape else None
+        return super().backprop_swish(dY, X, Y, inplace=inplace) if dX is None else dX
+
+    def mish(self, X: FloatsXdT, threshold: float = 20.0, inplace: bool = False) -> FloatsXdT:
+        """Mish, ``X * tanh(softplus(X))``. At thinc's default threshold (20, above which thinc
+        returns X) fastmlp's overflow-free formula gives X to the last bit; other thresholds
+        change the function, so thinc's own code serves them."""
+        Y = self._table_forward("mish", X, inplace) if threshold == 20.0 else None
+        return super().mish(X, threshold=threshold, inplace=inplace) if Y is None else Y
+
+    def backprop_mish(self, dY: FloatsXdT, X: Floats2d, threshold: float = 20.0, inplace: bool = False) -> FloatsXdT:
+        """Gradient of :meth:`mish` from the forward input X (1 above the threshold, as thinc's)."""
+        dX = self._table_backward("mish", dY, X, inplace) if threshold == 20.0 else None
+        return super().backprop_mish(dY, X, threshold=threshold, inplace=inplace) if dX is None else dX
 
     # ------------------------------------------------------------------ dropout
 

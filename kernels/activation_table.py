@@ -28,6 +28,9 @@ from dataclasses import dataclass
 
 SQRT1_2 = 0.7071067811865476  # 1/sqrt(2): erf's argument scale in GELU
 INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2 pi): the standard normal density's factor
+SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2/pi): the tanh-approximated GELU's scale
+GELU_CUBIC = 0.044715  # Hendrycks & Gimpel's cubic coefficient
+GELU_CUBIC3 = 0.134145  # 3 * GELU_CUBIC, for the derivative
 
 
 # ----- helpers (shared by several rows) ---------------------------------------------------------
@@ -46,6 +49,12 @@ def _sigmoid(z):
     """1 / (1 + e^-z) through e^-|z| in (0, 1]: never overflows."""
     e = math.exp(-abs(z))
     return 1.0 / (1.0 + e) if z >= 0.0 else e / (1.0 + e)
+
+
+@_helper
+def _softplus(z):
+    """log(1 + e^z) = max(z, 0) + log1p(e^-|z|): never overflows (NaN stays NaN)."""
+    return (z if z > 0.0 else 0.0) + math.log1p(math.exp(-abs(z)))
 
 
 # ----- rows -----------------------------------------------------------------------------------
@@ -121,6 +130,42 @@ def gelu_df(z, alpha):
     return 0.5 * (1.0 + math.erf(z * SQRT1_2)) + z * INV_SQRT_2PI * math.exp(-0.5 * z * z)
 
 
+def gelu_tanh_f(z, alpha):
+    t = math.tanh(SQRT_2_OVER_PI * (z + GELU_CUBIC * z * z * z))
+    return 0.5 * z * (1.0 + t)
+
+
+def gelu_tanh_df(z, alpha):
+    t = math.tanh(SQRT_2_OVER_PI * (z + GELU_CUBIC * z * z * z))
+    return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + GELU_CUBIC3 * z * z)
+
+
+def silu_f(z, alpha):
+    return z * _sigmoid(z)
+
+
+def silu_df(z, alpha):
+    s = _sigmoid(z)
+    return s * (1.0 + z * (1.0 - s))
+
+
+def softplus_f(z, alpha):
+    return _softplus(z)
+
+
+def softplus_df(z, alpha):
+    return _sigmoid(z)
+
+
+def mish_f(z, alpha):
+    return z * math.tanh(_softplus(z))
+
+
+def mish_df(z, alpha):
+    t = math.tanh(_softplus(z))
+    return t + z * _sigmoid(z) * (1.0 - t * t)
+
+
 @dataclass(frozen=True)
 class Activation:
     """One row of the table. ``df_out`` is f' from the output (None: needs the pre-activation);
@@ -155,6 +200,16 @@ ACTIVATIONS = (
     Activation("tanh", tanh_f, tanh_df, tanh_df_out, init="xavier", doc="tanh z"),
     Activation("elu", elu_f, elu_df, elu_df_out, alpha=1.0, doc="z if z > 0 else alpha (e^z - 1)"),
     Activation("gelu", gelu_f, gelu_df, thinc="gelu", doc="z Phi(z), Phi the standard normal CDF (erf form)"),
+    Activation(
+        "gelu_tanh",
+        gelu_tanh_f,
+        gelu_tanh_df,
+        thinc="gelu_approx",
+        doc="0.5 z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3)))",
+    ),
+    Activation("silu", silu_f, silu_df, thinc="swish", doc="z sigmoid(z) (swish)"),
+    Activation("softplus", softplus_f, softplus_df, doc="log(1 + e^z)"),
+    Activation("mish", mish_f, mish_df, thinc="mish", doc="z tanh(softplus(z))"),
 )
 
 CODES = {row.name: code for code, row in enumerate(ACTIVATIONS)}

@@ -119,6 +119,58 @@ def gelu_backward(dy, x):
     return dy * (_phi(x) + x * pdf)
 
 
+def _gelu_tanh_parts(x):
+    """(u, tanh u) with u = sqrt(2/pi) (x + 0.044715 x^3), in float64."""
+    x = x.astype(np.float64)
+    u = np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)
+    return x, np.tanh(u)
+
+
+def gelu_tanh_forward(x):
+    """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): GELU's tanh approximation."""
+    x64, t = _gelu_tanh_parts(x)
+    return (0.5 * x64 * (1 + t)).astype(x.dtype)
+
+
+def gelu_tanh_backward(dy, x):
+    """dy times the tanh approximation's derivative, from the forward input."""
+    x64, t = _gelu_tanh_parts(x)
+    d = 0.5 * (1 + t) + 0.5 * x64 * (1 - t * t) * np.sqrt(2 / np.pi) * (1 + 3 * 0.044715 * x64**2)
+    return dy * d.astype(x.dtype)
+
+
+def silu_forward(x):
+    """x sigmoid(x) (SiLU, also called swish)."""
+    return x * sigmoid_forward(x)
+
+
+def silu_backward(dy, x):
+    """dy s (1 + x (1 - s)), s = sigmoid(x); from the forward input."""
+    s = sigmoid_forward(x)
+    return dy * (s * (1 + x * (1 - s)))
+
+
+def softplus_forward(x):
+    """log(1 + e^x) as max(x, 0) + log1p(e^-|x|): no overflow."""
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def softplus_backward(dy, x):
+    """dy sigmoid(x); from the forward input."""
+    return dy * sigmoid_forward(x)
+
+
+def mish_forward(x):
+    """x tanh(softplus(x)) (Misra 2019)."""
+    return x * np.tanh(softplus_forward(x))
+
+
+def mish_backward(dy, x):
+    """dy (t + x sigmoid(x) (1 - t^2)), t = tanh(softplus(x)); from the forward input."""
+    t = np.tanh(softplus_forward(x))
+    return dy * (t + x * sigmoid_forward(x) * (1 - t * t))
+
+
 # ----- the fused dense layer's view of the activations (kernels/activation_table.py) ---------
 
 
