@@ -164,24 +164,26 @@ def _source(x):
     return flat if x.flags.writeable else flat.copy()
 
 
-def _unary(code, x, alpha=0.0):
+def _unary(code, x, alpha=0.0, serial=act_segment, parallel=_unary_kernel):
+    """f(x) elementwise: ``serial`` over the whole array, or ``parallel`` over chunks."""
     out = np.empty(x.shape, x.dtype)
     src, dst, nch = _source(x), out.reshape(-1), n_chunks(x.size)
     if nch == 1:
-        act_segment(code, src, dst, float(alpha))
+        serial(code, src, dst, float(alpha))
     else:
-        _unary_kernel(code, src, dst, float(alpha), nch)
+        parallel(code, src, dst, float(alpha), nch)
     return out
 
 
-def _binary(code, dy, v, alpha=0.0):
-    out = np.empty_like(dy)
+def _binary(code, dy, v, alpha=0.0, serial=_binary_segment, parallel=_binary_kernel):
+    """dx elementwise from dy and a saved forward value v, serially or over chunks."""
+    out = np.empty(dy.shape, dy.dtype)
     args = (code, dy.reshape(-1), v.reshape(-1), out.reshape(-1), float(alpha))
     nch = n_chunks(dy.size)
     if nch == 1:
-        _binary_segment(*args)
+        serial(*args)
     else:
-        _binary_kernel(*args, nch)
+        parallel(*args, nch)
     return out
 
 
@@ -249,36 +251,18 @@ def table_variant(kernel, **calls):
 _table_unary_kernel = table_variant(_unary_kernel)
 
 
-@parallel_kernel
-def _pre_gradient_kernel(code, dy, x, out, alpha, nch):
-    """out (n,) <- dy · f'(x), x the forward input."""
-    n = dy.shape[0]
-    for c in prange(nch):
-        lo, hi = span(c, n, nch, 64)
-        table_gradient_pre(code, dy[lo:hi], x[lo:hi], out[lo:hi], alpha)
+# out (n,) <- dy · f'(x), x the forward input
+_pre_gradient_kernel = table_variant(_binary_kernel, _binary_segment=table_gradient_pre)
 
 
 def table_forward_op(code, x, alpha):
     """f(x) elementwise for a table row (any shape)."""
-    out = np.empty(x.shape, x.dtype)
-    src, dst, nch = _source(x), out.reshape(-1), n_chunks(x.size)
-    if nch == 1:
-        table_forward(code, src, dst, float(alpha), None)
-    else:
-        _table_unary_kernel(code, src, dst, float(alpha), nch)
-    return out
+    return _unary(code, x, alpha, table_forward, _table_unary_kernel)
 
 
 def table_backward_op(code, dy, x, alpha):
     """dy · f'(x) elementwise for a table row, from the forward input x."""
-    out = np.empty_like(dy)
-    args = (code, dy.reshape(-1), x.reshape(-1), out.reshape(-1), float(alpha))
-    nch = n_chunks(dy.size)
-    if nch == 1:
-        table_gradient_pre(*args)
-    else:
-        _pre_gradient_kernel(*args, nch)
-    return out
+    return _binary(code, dy, x, alpha, table_gradient_pre, _pre_gradient_kernel)
 
 
 globals().update(elementwise_ops(__name__, table_forward_op, table_backward_op, skip=HAND_WRITTEN))
