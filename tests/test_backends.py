@@ -298,3 +298,21 @@ def test_drivers_without_buffer_keywords_are_adapted_once(monkeypatch):
     finally:
         backends._registered.pop("plain", None)
         backends.forget("plain")
+
+
+def test_kernels_import_nothing_from_the_api():
+    """Layering (README): kernels/ is installed as fastmlp.kernels and may import only itself —
+    not fastmlp.config, fastmlp.ops or any other API module (and no relative import climbs out)."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(fastmlp.kernels.__file__).resolve().parent
+    api = re.compile(r"^\s*(from|import)\s+fastmlp(?!\.kernels\b)|^\s*from\s+\.\.\.", re.M)
+    offenders = [
+        f"{path.relative_to(root)}:{text[: m.start()].count(chr(10)) + 1}"
+        for path in sorted(root.rglob("*"))
+        if path.suffix in (".py", ".pyx", ".pxd")
+        for text in [path.read_text()]
+        for m in api.finditer(text)
+    ]
+    assert not offenders, f"kernel modules importing the API: {offenders}"
