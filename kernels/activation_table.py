@@ -222,14 +222,17 @@ def helpers():
     return dict(_HELPERS)
 
 
-def compiled(jit):
+def compiled(jit, math_module=None):
     """Every row's ``(f, df, df_out)`` compiled by ``jit`` (``numba.njit`` or ``cuda.jit(device=True)``),
     their helper calls bound to compiled helpers; df_out is None where the output does not give f'.
+    ``math_module``, if given, is what the rows' ``math.`` resolves to (a backend's own exp, ...).
 
     Numba resolves a function's globals when it compiles it, so each scalar function is rebuilt
     over a namespace whose helper names point at the compiled helpers (the plain ones stay here
     for the reference tests and the C translator)."""
     namespace = dict(globals())
+    if math_module is not None:
+        namespace["math"] = math_module
     for name, fn in helpers().items():
         namespace[name] = jit(_rebound(fn, namespace))
 

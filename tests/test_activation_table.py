@@ -259,3 +259,17 @@ def test_sklearn_adapter_takes_the_new_activations():
     baseline = score("relu")
     for name in NEW:
         assert score(name) >= min(0.8, baseline - 0.05), name
+
+
+def test_numba_rows_tanh_matches_libm():
+    """The tanh Numba's table loops use (vectorisable, kernels/numba_cpu/_vector_math.py) against
+    NumPy's over both signs, tiny and huge arguments and non-finite values: within a few ulp."""
+    from fastmlp.kernels.numba_cpu import _vector_math as vm
+
+    x = np.concatenate([np.linspace(-750, 720, 30001), np.geomspace(1e-300, 1, 301), -np.geomspace(1e-300, 1, 301)])
+    x = np.concatenate([x, [0.0, -0.0, 1e300, -1e300, np.inf, -np.inf, np.nan]])
+    got = np.array([vm.tanh(v) for v in x])
+    want = np.tanh(x)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    np.testing.assert_allclose(got, want, rtol=4e-15, atol=0)

@@ -316,3 +316,29 @@ def test_kernels_import_nothing_from_the_api():
         for m in api.finditer(text)
     ]
     assert not offenders, f"kernel modules importing the API: {offenders}"
+
+
+@pytest.mark.jit_only
+def test_numba_kernel_caches_are_stamped_with_the_whole_kernel_tree():
+    """Kernels compile other files' functions into themselves (the activation table's rows, the
+    shared exp): an edit to any kernel source must invalidate every cached kernel, not only
+    those defined in the edited file (kernels/numba_cpu/_cache.py)."""
+    import os
+
+    from fastmlp.kernels import activation_table
+    from fastmlp.kernels.numba_cpu import _cache, _table_loops, dense
+
+    for kernel in (dense._forward_rows, _table_loops.table_forward):
+        assert isinstance(kernel._cache._impl.locator, _cache.KernelTreeLocator)
+    path = activation_table.__file__
+    before = os.stat(path)
+    _cache.tree_stamp.cache_clear()
+    stamp = _cache.tree_stamp()
+    try:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        _cache.tree_stamp.cache_clear()
+        assert _cache.tree_stamp() != stamp
+    finally:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        _cache.tree_stamp.cache_clear()
+    assert _cache.tree_stamp() == stamp

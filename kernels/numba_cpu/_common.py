@@ -16,6 +16,7 @@ from numba import njit, types
 from numba.extending import intrinsic, overload
 
 from .. import _blas_clock
+from . import _cache  # noqa: F401 - before any cached kernel is defined: stamps kernels with the whole tree
 
 # The safe fast-math subset: no nnan/ninf (softmax's max-shift and the logs rely on infinities).
 # Used only by reductions, where "reassoc" is what lets LLVM vectorise a sum; elementwise kernels

@@ -14,11 +14,12 @@ import numpy as np
 from numba import njit
 
 from ..activation_table import ACTIVATIONS, compiled
+from . import _vector_math as vector_math
 from ._common import ERROR_MODEL, variant
 
 # activations.py has its own vectorised loops for these (its exp is SIMD-friendly, libm's is not)
 HAND_WRITTEN = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
-SCALARS = {name: fns for name, fns in compiled(njit).items() if name not in HAND_WRITTEN}
+SCALARS = {name: fns for name, fns in compiled(njit, vector_math.MODULE).items() if name not in HAND_WRITTEN}
 
 
 def _forward_loop(src, out, alpha, bias=None):  # pragma: no cover - compiled per row

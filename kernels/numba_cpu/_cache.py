@@ -1,0 +1,77 @@
+"""Where Numba caches the kernels, and when a cached kernel is stale.
+
+Numba stamps a cached function with its own source file only, yet the kernels compile functions
+of other files into themselves: the activation table's rows, ``_common``'s exp, ``_vector_math``'s
+tanh, the fused kernels' table copies. An edit to one of those files left kernels that inlined
+the old code in the cache, running it (this happened while the table was written). Kernel
+functions are therefore stamped with every source file of the kernels package (paths, sizes,
+modification times): any edit there recompiles them all, once. They stay where Numba would put
+them (``__pycache__`` next to the source, or under ``NUMBA_CACHE_DIR`` when set); a place it
+cannot write falls through to Numba's own locators.
+
+Numba offers no public hook for this: the locator joins ``numba.core.caching``'s list of locator
+classes, ahead of the defaults, and applies only to files of this package.
+"""
+
+import functools
+import hashlib
+import os
+
+from numba.core import caching, config
+
+# Numba's names for these have moved between releases (CacheImpl was _CacheImpl)
+_CacheImpl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+_CacheLocator = caching._CacheLocator
+
+KERNELS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SOURCE_SUFFIXES = (".py", ".pyx", ".pxd", ".h")
+
+
+@functools.lru_cache(maxsize=1)
+def tree_stamp():
+    """A digest of every kernel source file's path, size and modification time (computed once a
+    process: files edited while it runs are its next run's concern)."""
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(KERNELS_DIR):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(SOURCE_SUFFIXES):
+                path = os.path.join(root, name)
+                stat = os.stat(path)
+                digest.update(f"{os.path.relpath(path, KERNELS_DIR)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()
+
+
+class KernelTreeLocator(_CacheLocator):
+    """Numba's default places, stamped with the whole kernels tree (module docstring)."""
+
+    def __init__(self, py_func, py_file):
+        self._lineno = py_func.__code__.co_firstlineno
+        if config.CACHE_DIR:
+            self._cache_path = os.path.join(config.CACHE_DIR, self.get_suitable_cache_subpath(py_file))
+        else:
+            self._cache_path = os.path.join(os.path.dirname(py_file), "__pycache__")
+
+    def get_cache_path(self):
+        return self._cache_path
+
+    def get_source_stamp(self):
+        return tree_stamp()
+
+    def get_disambiguator(self):
+        return str(self._lineno)
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not os.path.abspath(py_file).startswith(KERNELS_DIR + os.sep):
+            return None
+        locator = cls(py_func, py_file)
+        try:
+            locator.ensure_cache_path()
+        except OSError:  # read-only install: Numba's user-wide locator takes it
+            return None
+        return locator
+
+
+if KernelTreeLocator not in _CacheImpl._locator_classes:
+    _CacheImpl._locator_classes.insert(0, KernelTreeLocator)
