@@ -6,6 +6,7 @@ import sys
 import threading
 import types
 
+import numba
 import numpy as np
 import pytest
 
@@ -318,7 +319,6 @@ def test_kernels_import_nothing_from_the_api():
     assert not offenders, f"kernel modules importing the API: {offenders}"
 
 
-@pytest.mark.jit_only
 def test_numba_kernel_caches_are_stamped_with_the_whole_kernel_tree():
     """Kernels compile other files' functions into themselves (the activation table's rows, the
     shared exp): an edit to any kernel source must invalidate every cached kernel, not only
@@ -328,8 +328,16 @@ def test_numba_kernel_caches_are_stamped_with_the_whole_kernel_tree():
     from fastmlp.kernels import activation_table
     from fastmlp.kernels.numba_cpu import _cache, _table_loops, dense
 
-    for kernel in (dense._forward_rows, _table_loops.table_forward):
-        assert isinstance(kernel._cache._impl.locator, _cache.KernelTreeLocator)
+    if not numba.config.DISABLE_JIT:  # with the JIT off there are no dispatchers and no caches
+        for kernel in (dense._forward_rows, _table_loops.table_forward):
+            assert isinstance(kernel._cache._impl.locator, _cache.KernelTreeLocator)
+    row = activation_table.relu_f
+    locator = _cache.KernelTreeLocator.from_function(row, activation_table.__file__)
+    assert locator.get_source_stamp() == _cache.tree_stamp()
+    assert locator.get_disambiguator() == str(row.__code__.co_firstlineno)
+    if not numba.config.CACHE_DIR:
+        assert locator.get_cache_path() == os.path.join(os.path.dirname(activation_table.__file__), "__pycache__")
+    assert _cache.KernelTreeLocator.from_function(ops.dense_forward, ops.dense.__file__) is None  # not a kernel
     path = activation_table.__file__
     before = os.stat(path)
     _cache.tree_stamp.cache_clear()
