@@ -152,8 +152,29 @@ def require(name: str) -> str:
 def _automatic() -> str:
     choice = _auto[0]
     if choice is None:
-        choice = _auto[0] = next(name for name in AUTO_ORDER if is_available(name))
+        choice = next((name for name in AUTO_ORDER if is_available(name)), None)
+        if choice is None:
+            raise BackendUnavailableError(_nothing_runs())
+        _auto[0] = choice
     return choice
+
+
+def _nothing_runs() -> str:
+    """Why no backend can run, and the likely cause: Python started inside the source checkout
+    after a regular ``pip install .`` imports the checkout's ``fastmlp/``, which has no
+    ``kernels`` (setup.py maps ``kernels/`` to ``fastmlp.kernels`` only in the installed package)."""
+    reasons = "; ".join(f"{name}: {unavailable_reason(name)}" for name in AUTO_ORDER)
+    message = f"no fastmlp backend can run here ({reasons})"
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    if not os.path.isdir(os.path.join(package_dir, "kernels")) and os.path.isdir(
+        os.path.join(os.path.dirname(package_dir), "kernels")
+    ):
+        message += (
+            f". fastmlp was imported from the source checkout ({package_dir}), which has no fastmlp/kernels: "
+            "Python finds the checkout before the installed package when started inside it. Run from another "
+            'directory, or install for development with: pip install -e ".[test]"'
+        )
+    return message
 
 
 def _env_choice() -> str | None:

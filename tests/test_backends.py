@@ -2,6 +2,7 @@
 
 import importlib
 import inspect
+import os
 import sys
 import threading
 import types
@@ -323,8 +324,6 @@ def test_numba_kernel_caches_are_stamped_with_the_whole_kernel_tree():
     """Kernels compile other files' functions into themselves (the activation table's rows, the
     shared exp): an edit to any kernel source must invalidate every cached kernel, not only
     those defined in the edited file (kernels/numba_cpu/_cache.py)."""
-    import os
-
     from fastmlp.kernels import activation_table
     from fastmlp.kernels.numba_cpu import _cache, _table_loops, dense
 
@@ -335,8 +334,9 @@ def test_numba_kernel_caches_are_stamped_with_the_whole_kernel_tree():
     locator = _cache.KernelTreeLocator.from_function(row, activation_table.__file__)
     assert locator.get_source_stamp() == _cache.tree_stamp()
     assert locator.get_disambiguator() == str(row.__code__.co_firstlineno)
-    if not numba.config.CACHE_DIR:
-        assert locator.get_cache_path() == os.path.join(os.path.dirname(activation_table.__file__), "__pycache__")
+    # never inside the package (a folder pip does not remove on uninstall): under the cache root
+    assert locator.get_cache_path().startswith(_cache.cache_root() + os.sep)
+    assert not locator.get_cache_path().startswith(os.path.dirname(activation_table.__file__))
     assert _cache.KernelTreeLocator.from_function(ops.dense_forward, ops.dense.__file__) is None  # not a kernel
     path = activation_table.__file__
     before = os.stat(path)
@@ -350,3 +350,41 @@ def test_numba_kernel_caches_are_stamped_with_the_whole_kernel_tree():
         os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
         _cache.tree_stamp.cache_clear()
     assert _cache.tree_stamp() == stamp
+
+
+def test_kernel_cache_directory_is_chosen_not_inherited(monkeypatch, tmp_path):
+    """FASTMLP_CACHE_DIR first, then NUMBA_CACHE_DIR, then the user cache directory; one folder
+    per kernels source folder inside it."""
+    from fastmlp.kernels import activation_table
+    from fastmlp.kernels.numba_cpu import _cache
+
+    monkeypatch.setenv(_cache.ENV_VAR, str(tmp_path / "mine"))
+    assert _cache.cache_root() == str(tmp_path / "mine")
+    locator = _cache.KernelTreeLocator.from_function(activation_table.relu_f, activation_table.__file__)
+    assert locator.get_cache_path().startswith(str(tmp_path / "mine" / "kernels_"))
+    assert (tmp_path / "mine").is_dir()
+    monkeypatch.delenv(_cache.ENV_VAR)
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path / "numba"))
+    assert _cache.cache_root() == str(tmp_path / "numba")
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    assert _cache.cache_root().endswith(os.path.join("fastmlp", "numba"))
+
+
+def test_no_runnable_backend_is_a_clear_error_not_stop_iteration(monkeypatch, clean_selection):
+    """Every backend unavailable (e.g. the checkout's fastmlp/ imported without its kernels): the
+    error names each backend's reason and, for a checkout, what to do."""
+    monkeypatch.setattr(backends, "_loaded", {name: (None, f"{name} is broken here") for name in backends.BUILTIN})
+    monkeypatch.setattr(backends, "_auto", [None])
+    monkeypatch.setattr(backends, "_kernels", {})
+    with pytest.raises(BackendUnavailableError, match="no fastmlp backend can run here") as caught:
+        fastmlp.get_backend()
+    assert "numba: numba is broken here" in str(caught.value)
+    with pytest.raises(BackendUnavailableError):
+        ops.relu_forward(np.ones(3))
+    package_dir = os.path.dirname(os.path.abspath(backends.__file__))
+    real_isdir = os.path.isdir
+    monkeypatch.setattr(
+        os.path, "isdir", lambda p: False if p == os.path.join(package_dir, "kernels") else real_isdir(p)
+    )
+    with pytest.raises(BackendUnavailableError, match="pip install -e"):
+        fastmlp.get_backend()

@@ -234,3 +234,22 @@ def test_bad_numbers_name_their_option(argv, message, capsys):
 def test_divergence_is_a_one_line_error(capsys):
     line = _user_error(["--optimizer", "sgd", "--lr", "1e6", "--epochs", "3"], capsys)
     assert "training diverged (lower the learning rate, currently 1e+06)" in line
+
+
+def test_version_flag(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fastmlp {__version__}"
+
+
+@pytest.mark.parametrize("value", ["bogus", "cuda"])
+def test_bad_backend_environment_variable_is_one_line_not_a_traceback(monkeypatch, capsys, value):
+    if value == "cuda" and backends.is_available("cuda"):
+        pytest.skip("cuda can run here")
+    monkeypatch.setenv(backends.ENV_VAR, value)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--epochs", "1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"FASTMLP_BACKEND='{value}'" in err and "Traceback" not in err

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
+from .. import __version__, backends
 from . import bench, examples, info, train
 
 SUBPARSERS: dict[str, argparse.ArgumentParser] = {}
@@ -15,6 +17,7 @@ SUBPARSERS: dict[str, argparse.ArgumentParser] = {}
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its sub-commands."""
     parser = argparse.ArgumentParser(prog="fastmlp", description="Compiled kernels for fully connected networks.")
+    parser.add_argument("--version", action="version", version=f"fastmlp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     SUBPARSERS.clear()
     p_train = SUBPARSERS["train"] = sub.add_parser("train", help="train an MLP (bundled digits by default)")
@@ -35,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     sub = SUBPARSERS[args.command]
+    if args.command != "info":  # info reports the backends, whatever the environment asks for
+        _check_env_backend(sub)
     if args.command == "info":
         data = info.info_dict()
         if args.json:
@@ -50,6 +55,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         return bench.run(args, sub)
     return 0
+
+
+def _check_env_backend(parser: argparse.ArgumentParser) -> None:
+    """A FASTMLP_BACKEND that names no usable backend: one line and exit 2, as for --backend."""
+    name = os.environ.get(backends.ENV_VAR)
+    if name:
+        try:
+            backends.require(name)
+        except (ValueError, TypeError, backends.BackendUnavailableError) as exc:
+            parser.error(f"environment variable {backends.ENV_VAR}={name!r}: {exc}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,21 @@
 """Where Numba caches the kernels, and when a cached kernel is stale.
 
+Where: a per-user cache directory, never the installed package. Numba's default is a
+``__pycache__`` next to each source file: inside site-packages that fails on a read-only install
+and, worse, survives ``pip uninstall`` (pip removes only the files it installed), so the folder
+left behind made Python take ``fastmlp`` for a namespace package hiding the next install (the
+README's two set-up commands, run in order, broke this way). The directory is, in order:
+``FASTMLP_CACHE_DIR``, Numba's ``NUMBA_CACHE_DIR``, the platform's user cache directory
+(``~/.cache/fastmlp/numba`` on Linux); inside it, one folder per kernels source folder (its name
+and a hash of its path), so checkouts and installs never share entries. Where none of these can
+be written, Numba's own locators take over.
+
 Numba stamps a cached function with its own source file only, yet the kernels compile functions
 of other files into themselves: the activation table's rows, ``_common``'s exp, ``_vector_math``'s
 tanh, the fused kernels' table copies. An edit to one of those files left kernels that inlined
 the old code in the cache, running it (this happened while the table was written). Kernel
 functions are therefore stamped with every source file of the kernels package (paths, sizes,
-modification times): any edit there recompiles them all, once. They stay where Numba would put
-them (``__pycache__`` next to the source, or under ``NUMBA_CACHE_DIR`` when set); a place it
-cannot write falls through to Numba's own locators.
+modification times): any edit there recompiles them all, once.
 
 Numba offers no public hook for this: the locator joins ``numba.core.caching``'s list of locator
 classes, ahead of the defaults, and applies only to files of this package.
@@ -18,12 +26,24 @@ import hashlib
 import os
 
 from numba.core import caching, config
+from numba.misc.appdirs import AppDirs
 
 # Numba's names for these have moved between releases (CacheImpl was _CacheImpl)
 _CacheImpl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
 _CacheLocator = caching._CacheLocator
 
 KERNELS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV_VAR = "FASTMLP_CACHE_DIR"
+
+
+def cache_root():
+    """The directory every kernel cache lives under (module docstring)."""
+    chosen = os.environ.get(ENV_VAR) or config.CACHE_DIR
+    if chosen:
+        return os.path.abspath(os.path.expanduser(chosen))
+    return os.path.join(AppDirs(appname="fastmlp", appauthor=False).user_cache_dir, "numba")
+
+
 SOURCE_SUFFIXES = (".py", ".pyx", ".pxd", ".h")
 
 
@@ -43,14 +63,11 @@ def tree_stamp():
 
 
 class KernelTreeLocator(_CacheLocator):
-    """Numba's default places, stamped with the whole kernels tree (module docstring)."""
+    """Kernel caches in the per-user directory, stamped with the whole kernels tree (module docstring)."""
 
     def __init__(self, py_func, py_file):
         self._lineno = py_func.__code__.co_firstlineno
-        if config.CACHE_DIR:
-            self._cache_path = os.path.join(config.CACHE_DIR, self.get_suitable_cache_subpath(py_file))
-        else:
-            self._cache_path = os.path.join(os.path.dirname(py_file), "__pycache__")
+        self._cache_path = os.path.join(cache_root(), self.get_suitable_cache_subpath(py_file))
 
     def get_cache_path(self):
         return self._cache_path
@@ -68,7 +85,7 @@ class KernelTreeLocator(_CacheLocator):
         locator = cls(py_func, py_file)
         try:
             locator.ensure_cache_path()
-        except OSError:  # read-only install: Numba's user-wide locator takes it
+        except OSError:  # no writable cache directory: Numba's own locators take it
             return None
         return locator
 
