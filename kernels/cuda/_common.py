@@ -18,10 +18,8 @@ import types
 import numpy as np
 from numba import cuda
 
-from ..activation_table import ACTIVATIONS, CODES, compiled
+from ..activation_table import ACTIVATIONS, compiled
 from ._arrays import empty, flat, launch
-
-ACTIVATION_CODES = CODES  # activation name -> the code the kernels dispatch on
 
 # Threads a column reduction aims for: (row chunks x columns) >= this keeps an H100's 132 SMs busy
 # (~250 threads each) while chunks stay long enough to amortise the partials' second pass.

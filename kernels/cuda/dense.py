@@ -10,10 +10,9 @@ the GEMMs do the rest. f' comes from the output where the activation allows it (
 import numpy as np
 from numba import cuda
 
-from ..activation_table import BY_NAME
+from ..activation_table import BY_NAME, CODES
 from ._arrays import deliver, deliver_all, empty, flat, launch, result_kind, scalar_type, to_dev, write_back
 from ._common import (
-    ACTIVATION_CODES,
     activate,
     add_bias,
     column_sums,
@@ -127,7 +126,7 @@ def dense_forward(x, w, b, activation="relu", keep_prob=1.0, seed=0, stream=0, a
     z = _pre_target(pre, y)
     drop, thresh, scale, k0, k1, st = _rng_args(dt, keep_prob, seed, stream)
     _dense_forward_kernel[launch((y.size + 3) // 4)](
-        flat(y), b, flat(z), pre is not None, ACTIVATION_CODES[activation], dt(alpha), drop, thresh, scale, k0, k1, st
+        flat(y), b, flat(z), pre is not None, CODES[activation], dt(alpha), drop, thresh, scale, k0, k1, st
     )
     if isinstance(pre, np.ndarray):
         write_back(pre, z)
@@ -140,10 +139,10 @@ def dense_backward(dout, x, w, out, activation="relu", keep_prob=1.0, seed=0, st
     kind = result_kind(dout, x, w, out)
     dout, x, w, out = to_dev(dout), to_dev(x), to_dev(w), to_dev(out)
     dt = scalar_type(dout.dtype)
-    code = ACTIVATION_CODES[activation]
+    code = CODES[activation]
     from_pre = not BY_NAME[activation].from_output
     drop, thresh, scale, k0, k1, st = _rng_args(dt, keep_prob, seed, stream)
-    if code == ACTIVATION_CODES["identity"] and not drop:  # dz = dout: no epilogue pass at all
+    if code == CODES["identity"] and not drop:  # dz = dout: no epilogue pass at all
         dz, db = dout, column_sums(dout)
     else:
         dz = empty(dout.shape, dout.dtype)
