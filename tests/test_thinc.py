@@ -315,8 +315,10 @@ def _thinc_failures(target, *plugin_args):
     return bad, summary
 
 
-def _passed(summary):
-    return int(summary.split(" passed")[0].split()[-1])
+def _ran(summary):
+    """How many tests a run collected and ran: passed + failed + errors + skipped."""
+    counts = {word.rstrip(","): int(n) for n, word in zip(summary.split()[::2], summary.split()[1::2]) if n.isdigit()}
+    return sum(counts.get(kind, 0) for kind in ("passed", "failed", "error", "errors", "skipped"))
 
 
 @needs_thinc
@@ -332,11 +334,18 @@ def test_thincs_own_test_suite_shows_no_failure_numpy_ops_does_not():
 def _compare_with_numpy_ops(target):
     numpy_failed, numpy_summary = _thinc_failures(target)
     fastmlp_failed, fastmlp_summary = _thinc_failures(target, "-p", "thinc_with_fastmlp")
+    assert _ran(fastmlp_summary) == _ran(numpy_summary), (numpy_summary, fastmlp_summary)
+    if not fastmlp_failed <= numpy_failed:
+        # A few of thinc's tests draw unseeded random data and fail now and then under NumpyOps
+        # too (CI saw NumpyOps fail 50 where it usually fails 48). One more run of each side:
+        # a regression is a test FastmlpOps fails both times that NumpyOps passes both times.
+        numpy_again, _ = _thinc_failures(target)
+        fastmlp_again, fastmlp_summary = _thinc_failures(target, "-p", "thinc_with_fastmlp")
+        fastmlp_failed = (fastmlp_failed & fastmlp_again) - numpy_again
     assert fastmlp_failed <= numpy_failed, (
         f"with FastmlpOps only: {sorted(fastmlp_failed - numpy_failed)}\nNumpyOps: {numpy_summary}\n"
         f"FastmlpOps: {fastmlp_summary}"
     )
-    assert _passed(fastmlp_summary) == _passed(numpy_summary)
 
 
 @needs_thinc
