@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Iterable
 
@@ -36,3 +38,53 @@ def warmup(backend: str | None = None, dtypes: Iterable[str] = ("float32", "floa
             getattr(ops, case.op)(*args, backend=name, **kwargs)
             spent[case.op] = spent.get(case.op, 0.0) + time.perf_counter() - start
     return spent
+
+
+def numba_cache_dir() -> str:
+    """The directory Numba caches the ``numba`` backend's kernels in (``kernels/numba_cpu/_cache.py``:
+    a per-user cache root, one folder per kernels source folder)."""
+    from .kernels.numba_cpu import _cache
+
+    return os.path.join(_cache.cache_root(), _cache.KernelTreeLocator.get_suitable_cache_subpath(_cache.__file__))
+
+
+def cached_numba_kernels() -> int | None:
+    """How many compiled kernel versions Numba's cache holds for the current kernel sources.
+
+    0 means a cold cache: the next use compiles. An index file written for other sources (a kernel
+    edited since, another fastmlp release in the same place) or another Numba counts as empty, as
+    Numba itself treats it; so the count is read the way Numba reads it, from each index file,
+    rather than guessed from which files exist.
+
+    Returns
+    -------
+    int or None
+        None when the cache directory cannot be written: Numba then caches elsewhere, by its own
+        rules, and nothing can be said here.
+    """
+    from numba.core.caching import IndexDataCacheFile
+
+    from .kernels.numba_cpu import _cache
+
+    directory = numba_cache_dir()
+    if not _writable_dir(directory):
+        return None
+    count = 0
+    for name in os.listdir(directory):
+        if name.endswith(".nbi"):
+            index = IndexDataCacheFile(directory, name[: -len(".nbi")], _cache.tree_stamp())
+            try:
+                count += len(index._load_index())  # Numba's own reader: {} for stale or foreign entries
+            except Exception:  # a truncated or corrupt index: Numba recompiles and rewrites it
+                continue
+    return count
+
+
+def _writable_dir(directory: str) -> bool:
+    """Whether Numba can cache in ``directory``, tested as its locator tests it (by creating a file)."""
+    try:
+        os.makedirs(directory, exist_ok=True)
+        tempfile.TemporaryFile(dir=directory).close()
+    except OSError:
+        return False
+    return True

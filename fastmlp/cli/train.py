@@ -6,45 +6,107 @@ import argparse
 import importlib.util
 import math
 import os
+import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .. import backends, datasets, optim
 from ..builder import ACTIVATIONS, MLP
+from ..init import SCHEMES
 from ..model import TrainingDiverged
 from ..preprocessing import Standardize
+from ..warmup import cached_numba_kernels, numba_cache_dir
 
 OPTIMIZERS = ("adam", "sgd", "momentum", "nesterov", "rmsprop", "adagrad")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The train command's options."""
+    """The train command's options; every help text ends with the option's default."""
     data = parser.add_argument_group("data")
-    data.add_argument("--data", metavar="PATH", help=".npz (arrays X, y) or .csv (label column); default: digits")
-    data.add_argument("--label-column", type=int, default=-1, help="label column of a CSV file (default: last)")
-    data.add_argument("--test-fraction", type=float, default=0.2, help="held-out test share (default 0.2)")
-    data.add_argument("--no-standardize", action="store_true", help="don't standardize --data features")
+    _option(
+        data,
+        "--data",
+        metavar="PATH",
+        default_text="the bundled digits",
+        help=".npz (arrays X, y) or .csv (numbers, an optional header row, integer or text labels)",
+    )
+    _option(
+        data,
+        "--label-column",
+        type=label_column,
+        default=-1,
+        metavar="NAME|INDEX",
+        default_text="-1, the last",
+        help="label column of a CSV file: its name in the header, or its 0-based index (negative from the end)",
+    )
+    _option(data, "--test-fraction", type=float, default=0.2, metavar="F", help="held-out test share")
+    _option(data, "--no-standardize", action="store_true", help="don't standardize --data features")
     net = parser.add_argument_group("network")
-    net.add_argument("--hidden", type=int, nargs="+", default=[128, 64], metavar="N", help="hidden sizes")
-    net.add_argument("--activation", choices=ACTIVATIONS, default="relu")
-    net.add_argument("--keep-prob", type=float, default=1.0, help="dropout keep probability (1 = off)")
-    net.add_argument("--batchnorm", action="store_true", help="batch norm after each hidden layer")
-    net.add_argument("--init", default="he", help="he, xavier, lecun, small, sparse")
+    _option(net, "--hidden", type=int, nargs="+", default=[128, 64], metavar="N", help="hidden layer sizes")
+    _option(net, "--activation", choices=ACTIVATIONS, default="relu", help="activation of the hidden layers")
+    _option(net, "--keep-prob", type=float, default=1.0, metavar="P", help="dropout keep probability (1 = off)")
+    _option(net, "--batchnorm", action="store_true", help="batch norm after each hidden layer")
+    _option(
+        net,
+        "--init",
+        choices=sorted(SCHEMES),
+        default_text="the activation's own: he, or xavier for sigmoid and tanh",
+        help="weight initialisation",
+    )
     fit = parser.add_argument_group("training")
-    fit.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    fit.add_argument("--lr", type=float, default=None, help="learning rate (default: 1e-3 adam/rmsprop, 0.05 sgd)")
-    fit.add_argument("--weight-decay", type=float, default=0.0, help="L2 strength on weights")
-    fit.add_argument("--epochs", type=int, default=30)
-    fit.add_argument("--batch-size", type=int, default=64)
-    fit.add_argument("--backend", default=None, help=f"one of {sorted(backends.registry())}")
-    fit.add_argument("--seed", type=int, default=0)
+    _option(fit, "--optimizer", choices=OPTIMIZERS, default="adam", help="update rule")
+    _option(
+        fit,
+        "--lr",
+        type=float,
+        metavar="LR",
+        default_text="1e-3 for adam and rmsprop, 0.05 for the others",
+        help="learning rate",
+    )
+    _option(fit, "--weight-decay", type=float, default=0.0, metavar="L2", help="L2 strength on the weights")
+    _option(fit, "--epochs", type=int, default=30, metavar="N", help="passes over the training rows")
+    _option(fit, "--batch-size", type=int, default=64, metavar="N", help="rows per step")
+    _option(
+        fit,
+        "--backend",
+        metavar="NAME",
+        help=f"one of {', '.join(sorted(backends.registry()))}",
+        default_text=f"${backends.ENV_VAR} if set, else the first of {', '.join(backends.AUTO_ORDER)} that runs here",
+    )
+    _option(fit, "--seed", type=int, default=0, metavar="N", help="seed of the weights, dropout and shuffling")
     out = parser.add_argument_group("output")
-    out.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
-    out.add_argument("--plot", metavar="PNG", help="plot loss and accuracy curves")
-    out.add_argument("--json", action="store_true", help="make the last line one JSON object")
-    out.add_argument("--quiet", action="store_true", help="no progress bar")
+    _option(out, "--save", metavar="PATH", default_text="not saved", help="save the trained model (.npz)")
+    _option(out, "--plot", metavar="PNG", default_text="no plot", help="plot loss and accuracy curves")
+    _option(out, "--json", action="store_true", help="make the last line one JSON object")
+    _option(out, "--quiet", action="store_true", help="no progress bar and no notices")
+
+
+def _option(group: Any, flag: str, *, help: str, default_text: str | None = None, **kwargs: Any) -> None:
+    """``group.add_argument`` with the default stated at the end of the help text: in words
+    (``default_text``) where the value itself would not say it (None), else the value."""
+    default = kwargs.get("default", False if kwargs.get("action") == "store_true" else None)
+    shown = default_text if default_text is not None else shown_default(default)
+    group.add_argument(flag, help=f"{help} (default: {shown})", **kwargs)
+
+
+def shown_default(value: Any) -> str:
+    """A default as the help text shows it: lists as typed on the command line, a flag's False as off."""
+    if isinstance(value, list):
+        return " ".join(str(item) for item in value)
+    if value is False:
+        return "off"
+    return str(value)
+
+
+def label_column(text: str) -> int | str:
+    """``--label-column``: an index when the text is an integer, else a column name."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def _optimizer(name: str, lr: float | None, weight_decay: float) -> optim.Optimizer:
@@ -90,29 +152,87 @@ def _check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
     """Train and evaluate; returns the summary (printed as JSON with ``--json``)."""
     _check_options(args, parser)
+    _check_backend(args, parser)
+    data = _load_data(args, parser)
+    if args.data and not args.no_standardize:
+        scaler = Standardize().fit(data.Xtr)  # statistics of the training split only
+        data.Xtr, data.Xte = scaler.transform(data.Xtr), scaler.transform(data.Xte)
+    net, optimizer = _build(args, parser, data)
+    backend = args.backend or backends.get_backend()
+    if not args.quiet and not args.json:
+        print(
+            f"training {net.num_params} parameters on {data.name}: {len(data.Xtr)} train / {len(data.Xte)} test rows, "
+            f"backend {backend}"
+        )
+    warmup_seconds = _compile_kernels(args, net, data) if backend == "numba" else 0.0
+    history, seconds = _fit(args, parser, net, optimizer, data)
+    test = net.evaluate(data.Xte, data.yte)
+    train = net.evaluate(data.Xtr, data.ytr)
+    dead = history.dead_relu[-1] if history.dead_relu else []
+    summary = {
+        "test_accuracy": test["accuracy"],
+        "train_accuracy": train["accuracy"],
+        "test_loss": test["loss"],
+        "epochs": len(history.loss),
+        "backend": backend,
+        "seconds": round(seconds, 3),
+        "warmup_seconds": round(warmup_seconds, 3),
+        "dead_relu_fraction": float(np.mean(dead)) if dead else 0.0,
+        "dead_relu_per_layer": dead,
+        "num_params": net.num_params,
+        "data": data.name,
+        "classes": data.classes,
+    }
+    if args.save:
+        net.save(args.save)  # the model file has no place for class names: they are printed instead
+        summary["saved"] = args.save
+    if args.plot:
+        plot_history(history, args.plot)
+        summary["plot"] = args.plot
+    if not args.json:
+        _print_results(args, summary)
+    return summary
+
+
+def _check_backend(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     if args.backend is not None:
         known = sorted(backends.registry())
         if args.backend not in known:
             parser.error(f"--backend {args.backend!r} is not a backend; known: {known}")
         if not backends.is_available(args.backend):
             parser.error(f"--backend {args.backend} cannot run here: {backends.unavailable_reason(args.backend)}")
+
+
+@dataclass
+class _Data:
+    """The split data, what it is called in messages, and the original label of each class."""
+
+    Xtr: np.ndarray
+    ytr: np.ndarray
+    Xte: np.ndarray
+    yte: np.ndarray
+    name: str
+    classes: list[Any]
+
+
+def _load_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> _Data:
     try:
         if args.data:
-            X, y = datasets.load_file(args.data, args.label_column)
+            X, y, classes = datasets.read_labelled_file(args.data, args.label_column)
             name = args.data
         else:
             X, y = datasets.load_digits()
-            name = "digits (bundled)"
+            classes, name = list(range(int(y.max()) + 1)), "digits (bundled)"
         Xtr, ytr, Xte, yte = datasets.train_test_split(X, y, args.test_fraction, seed=args.seed)
     except ValueError as exc:
         parser.error(str(exc))
-    if args.data and not args.no_standardize:
-        scaler = Standardize().fit(Xtr)  # statistics of the training split only
-        Xtr, Xte = scaler.transform(Xtr), scaler.transform(Xte)
-    n_classes = int(max(ytr.max(), yte.max())) + 1
+    return _Data(Xtr, ytr, Xte, yte, name, classes)
+
+
+def _build(args: argparse.Namespace, parser: argparse.ArgumentParser, data: _Data) -> tuple[Any, optim.Optimizer]:
     try:
         net = MLP(
-            [X.shape[1], *args.hidden, n_classes],
+            [data.Xtr.shape[1], *args.hidden, len(data.classes)],
             activation=args.activation,
             keep_prob=args.keep_prob,
             batchnorm=args.batchnorm,
@@ -123,11 +243,54 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, 
         optimizer = _optimizer(args.optimizer, args.lr, args.weight_decay)
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
-    if not args.quiet and not args.json:
-        print(
-            f"training {net.num_params} parameters on {name}: {len(Xtr)} train / {len(Xte)} test rows, "
-            f"backend {args.backend or backends.get_backend()}"
-        )
+    return net, optimizer
+
+
+def _compile_kernels(args: argparse.Namespace, net: Any, data: _Data) -> float:
+    """Numba compiles a kernel on its first call (seconds, on the first run only: it is cached on
+    disk): make those calls now, before the progress bar, so that epoch 1 is not charged for them,
+    and on a cold cache say why the wait. Returns the seconds this took."""
+    cached_before = cached_numba_kernels()
+    cold = cached_before == 0  # None: Numba caches elsewhere, nothing can be said about it
+    if cold and not args.quiet:
+        print(f"compiling kernels (first run only; cached in {numba_cache_dir()}) ...", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    _first_calls(args, net, data)
+    seconds = time.perf_counter() - start
+    if not args.quiet and cached_before is not None:
+        if cold:
+            print(f"compiled in {seconds:.1f} s", file=sys.stderr)
+        elif (cached_numba_kernels() or 0) > cached_before:  # a cache warmed by other work than training
+            print(f"compiled kernels missing from the cache in {seconds:.1f} s", file=sys.stderr)
+    return seconds
+
+
+# Rows the warm-up evaluates: the model's evaluation block (the batch_size of
+# Sequential.predict_scores and dead_relu_fractions). Kernels choose serial or chunked-parallel
+# code by size, so the evaluations after each epoch call other kernels than the training steps.
+EVALUATION_ROWS = 4096
+
+
+def _first_calls(args: argparse.Namespace, net: Any, data: _Data) -> None:
+    """What an epoch calls, once, on a copy of the model (the real one must start untouched):
+    training steps on one batch, then the evaluations fit makes after each epoch on a full-size
+    block, so that each kernel training will call is compiled (or loaded from the cache) now."""
+    model = net.copy()
+    rows = min(len(data.Xtr), args.batch_size)
+    optimizer = _optimizer(args.optimizer, args.lr, args.weight_decay)
+    try:
+        model.fit(data.Xtr[:rows], data.ytr[:rows], epochs=1, batch_size=args.batch_size, optimizer=optimizer)
+    except TrainingDiverged:
+        return  # the real training reports it, if it diverges too
+    block = slice(0, EVALUATION_ROWS)
+    model.evaluate(data.Xtr[block], data.ytr[block])
+    model.dead_relu_fractions(data.Xtr[block])
+
+
+def _fit(
+    args: argparse.Namespace, parser: argparse.ArgumentParser, net: Any, optimizer: optim.Optimizer, data: _Data
+) -> tuple[Any, float]:
+    """The training itself, under a progress bar unless --quiet; returns (history, seconds)."""
     callbacks = []
     bar = None
     if not args.quiet:
@@ -143,55 +306,46 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, 
     start = time.perf_counter()
     try:
         history = net.fit(
-            Xtr,
-            ytr,
+            data.Xtr,
+            data.ytr,
             epochs=args.epochs,
             batch_size=args.batch_size,
             optimizer=optimizer,
-            validation_data=(Xte, yte),
+            validation_data=(data.Xte, data.yte),
             callbacks=callbacks,
         )
     except TrainingDiverged as exc:  # a user's choice of settings (usually --lr), not a crash
         if bar is not None:
-            bar.close()
+            bar.close()  # first: the bar's last redraw would land after the message
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     seconds = time.perf_counter() - start
     if bar is not None:
         bar.close()
-    test = net.evaluate(Xte, yte)
-    train = net.evaluate(Xtr, ytr)
-    dead = history.dead_relu[-1] if history.dead_relu else []
-    summary = {
-        "test_accuracy": test["accuracy"],
-        "train_accuracy": train["accuracy"],
-        "test_loss": test["loss"],
-        "epochs": len(history.loss),
-        "backend": args.backend or backends.get_backend(),
-        "seconds": round(seconds, 3),
-        "dead_relu_fraction": float(np.mean(dead)) if dead else 0.0,
-        "dead_relu_per_layer": dead,
-        "num_params": net.num_params,
-        "data": name,
-    }
+    return history, seconds
+
+
+def _print_results(args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    classes = summary["classes"]
+    if classes != list(range(len(classes))):  # the file's labels were renumbered: say to what
+        print(_classes_line(classes))
+    print(f"train accuracy {summary['train_accuracy']:.4f}")
+    print(f"test accuracy {summary['test_accuracy']:.4f}  ({summary['epochs']} epochs, {summary['seconds']:.2f} s)")
+    dead = summary["dead_relu_per_layer"]
+    if dead:
+        print(
+            "dead ReLU units (never fire on the training data): "
+            + ", ".join(f"layer {i + 1}: {f:.1%}" for i, f in enumerate(dead))
+        )
     if args.save:
-        net.save(args.save)
-        summary["saved"] = args.save
+        print(f"model saved to {args.save}")
     if args.plot:
-        plot_history(history, args.plot)
-        summary["plot"] = args.plot
-    if not args.json:
-        print(f"train accuracy {train['accuracy']:.4f}")
-        print(f"test accuracy {test['accuracy']:.4f}  ({len(history.loss)} epochs, {seconds:.2f} s)")
-        if dead:
-            print(
-                "dead ReLU units (never fire on the training data): "
-                + ", ".join(f"layer {i + 1}: {f:.1%}" for i, f in enumerate(dead))
-            )
-        if args.save:
-            print(f"model saved to {args.save}")
-        if args.plot:
-            print(f"curves plotted to {args.plot}")
-    return summary
+        print(f"curves plotted to {args.plot}")
+
+
+def _classes_line(classes: list[Any], limit: int = 20) -> str:
+    """Class index = the file's label, the first ``limit`` of them (all are in the --json output)."""
+    shown = ", ".join(f"{k} = {name}" for k, name in enumerate(classes[:limit]))
+    return f"classes: {shown}" + (f", ... ({len(classes)} classes)" if len(classes) > limit else "")
 
 
 def plot_history(history: Any, path: str) -> None:
