@@ -19,11 +19,22 @@ import time
 import warnings
 
 import numpy as np
-import report
-from workloads import CIFAR_SIZES, KEEP, L2, LR, MU, GemmFloor, NotesMLP, batch, sklearn_step_fn, torch_step_fn
 
 import fastmlp
 from fastmlp import backends, optim
+from fastmlp.benchmarks import report
+from fastmlp.benchmarks.workloads import (
+    CIFAR_SIZES,
+    KEEP,
+    L2,
+    LR,
+    MU,
+    GemmFloor,
+    NotesMLP,
+    batch,
+    sklearn_step_fn,
+    torch_step_fn,
+)
 
 REPEATS = 5  # timed steps per block
 PAUSE_S = 0.3  # > OpenBLAS's ~0.1 s spin after its last call

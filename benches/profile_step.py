@@ -3,7 +3,7 @@
     python benches/profile_step.py [--threads 2] [--batch 256] [--steps 40] [--backend numba]
 
 Prints ms per step for the GEMM drivers, the fused epilogues, the optimizer update, the loss,
-validation and the rest, next to the GEMM floor timed in the same process (benches/workloads.py).
+validation and the rest, next to the GEMM floor timed in the same process (fastmlp/benchmarks/workloads.py).
 The numbers in benches/NOTES.md come from this script.
 """
 
@@ -15,10 +15,10 @@ import pstats
 import time
 
 import numpy as np
-from workloads import CIFAR_SIZES, KEEP, L2, LR, MU, GemmFloor, batch
 
 import fastmlp
 from fastmlp import optim
+from fastmlp.benchmarks.workloads import CIFAR_SIZES, KEEP, L2, LR, MU, GemmFloor, batch
 
 # (label, substrings of "file:function" that belong to it); first match wins, the rest is "other"
 KINDS = [

@@ -1,4 +1,6 @@
-"""Comparison helpers for the parity harness: relayout inputs, run both sides, compare."""
+"""Parity checks against the NumPy reference, for fastmlp's tests, its benchmarks and backends
+that other packages register: relayout inputs, run an op on both sides, compare within the
+dtype's tolerance (bitwise where the case is exact)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from fastmlp import backends, ops
 from fastmlp.cases import CASES, inputs
 from fastmlp.kernels import reference as ref
 from fastmlp.kernels.cuda import _launch
-from parity import assert_same, check_case
+from fastmlp.testing import assert_same, check_case
 
 SHAPES = ((1, 1), (2, 3), (5, 7), (9, 7))
 # A launch of LAUNCH_THREADS in all (small_launches below): fewer than the rows and the elements

@@ -25,7 +25,7 @@ from fastmlp import ops
 from fastmlp.cases import inputs
 from fastmlp.kernels import reference as ref
 from fastmlp.kernels.numba_cpu import _common as numba_common
-from parity import check_case
+from fastmlp.testing import check_case
 
 DTYPES = [np.float32, np.float64]
 THREADS = [1, 2]

@@ -44,10 +44,14 @@ def test_unknown_command_exits_with_usage(capsys):
     assert "usage" in capsys.readouterr().err
 
 
-def test_console_script_is_installed():
+def _console_script():
     exe = shutil.which("fastmlp") or shutil.which("fastmlp", path=str(Path(sys.executable).parent))
     assert exe, "the fastmlp console script is not on PATH"
-    out = subprocess.run([exe, "info", "--json"], capture_output=True, text=True, check=True).stdout
+    return exe
+
+
+def test_console_script_is_installed():
+    out = subprocess.run([_console_script(), "info", "--json"], capture_output=True, text=True, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1])["version"] == __version__
 
 
@@ -124,7 +128,7 @@ def test_train_on_user_csv_and_npz(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "content,message",
-    [("not,numbers\nat,all\n", "non-numeric"), ("1,2,0.5\n3,4,1\n", "integers"), ("", "need at least")],
+    [("not,numbers\nat,all\n", "'at' is not a number"), ("1,2,0.5\n3,4,1\n", "integers"), ("", "the file is empty")],
 )
 def test_unreadable_data_files_give_a_usage_error(tmp_path, capsys, content, message):
     path = tmp_path / "bad.csv"
@@ -156,21 +160,6 @@ def test_bad_files_and_arguments_exit_2(tmp_path, capsys):
             main(argv)
         assert exc.value.code == 2, argv
         assert "usage" in capsys.readouterr().err, argv
-
-
-def test_bench_prints_ratios_and_json(tmp_path, capsys):
-    png = tmp_path / "bench.png"
-    code = main(["bench", "-k", "relu_forward and 256x512", "--json", "--plot", str(png)])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    data = _last_json(out)
-    group = "relu_forward 256x512"
-    assert set(data["medians_s"][group]) == {n for n in backends.available() if n != "cuda"}
-    assert all(t > 0 for t in data["medians_s"][group].values())
-    assert png.read_bytes()[:4] == b"\x89PNG"
-    assert main(["bench", "-k", "relu_forward and 256x512", "--markdown"]) == 0
-    md = capsys.readouterr().out
-    assert md.splitlines()[0].startswith("| benchmark | numpy (ms) |") and group in md
 
 
 def _user_error(argv, capsys):
@@ -251,5 +240,165 @@ def test_bad_backend_environment_variable_is_one_line_not_a_traceback(monkeypatc
     with pytest.raises(SystemExit) as exit_info:
         main(["train", "--epochs", "1"])
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert f"FASTMLP_BACKEND='{value}'" in err and "Traceback" not in err
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"fastmlp train: error: environment variable FASTMLP_BACKEND='{value}': ")
+    if value == "cuda":
+        assert "backend 'cuda' is not available" in last
+
+
+def test_first_run_says_it_compiles_and_later_runs_do_not(tmp_path):
+    """A cold Numba cache: a notice on stderr before training, and the compile time; a warm one:
+    silence. stdout keeps only the JSON line either way. Subprocesses: kernels this test process
+    already compiled would hide a cold cache."""
+    if not backends.is_available("numba"):
+        pytest.skip("the numba backend cannot run here")
+    env = {k: v for k, v in os.environ.items() if k != backends.ENV_VAR}
+    env["FASTMLP_CACHE_DIR"] = str(tmp_path)
+    argv = [_console_script(), "train", "--epochs", "1", "--backend", "numba", "--json"]
+
+    def run():
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.strip().splitlines()
+        assert len(lines) == 1 and json.loads(lines[0])["epochs"] == 1
+        return done.stderr, json.loads(lines[0])
+
+    err, summary = run()
+    assert f"compiling kernels (first run only; cached in {tmp_path}{os.sep}numba_cpu_" in err
+    assert err.index("compiling kernels") < err.index("compiled in ")
+    assert summary["warmup_seconds"] > 0
+    err, _ = run()
+    assert "compil" not in err
+
+
+@pytest.mark.parametrize("cached,noticed", [(0, True), (7, False), (None, False)])
+def test_compile_notice_only_for_a_cold_cache_and_never_with_quiet(monkeypatch, capsys, cached, noticed):
+    from fastmlp.cli import train
+
+    monkeypatch.setattr(train, "cached_numba_kernels", lambda: cached)  # None: cache not writable
+    argv = ["train", "--epochs", "1", "--hidden", "8", "--backend", "numba", "--json"]
+    if not backends.is_available("numba"):
+        pytest.skip("the numba backend cannot run here")
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert ("compiling kernels (first run only; cached in " in err) == noticed
+    assert ("compiled in " in err) == noticed
+    assert main([*argv, "--quiet"]) == 0
+    assert "compil" not in capsys.readouterr().err
+
+
+def _option_entries(help_text):
+    """Option string -> its entry in ``--help`` (option line and wrapped help lines, one line)."""
+    body = help_text.split("\n\n", 1)[1]  # past the usage lines, which name every option too
+    entries, current = {}, None
+    for line in body.splitlines():
+        if line.startswith("  -"):
+            current = line.split()[0].rstrip(",")
+            entries[current] = line
+        elif current and line.startswith("   "):
+            entries[current] += " " + line.strip()
+        else:
+            current = None
+    return {flag: " ".join(text.split()) for flag, text in entries.items()}
+
+
+def test_train_help_states_every_default(monkeypatch, capsys):
+    from fastmlp.cli import SUBPARSERS, build_parser
+
+    monkeypatch.setenv("COLUMNS", "100")
+    build_parser()
+    parser = SUBPARSERS["train"]
+    entries = _option_entries(parser.format_help())
+    options = [a for a in parser._actions if a.option_strings and a.dest != "help"]
+    assert len(options) >= 20 and set(entries) >= {a.option_strings[0] for a in options}
+    for action in options:
+        entry = entries[action.option_strings[0]]
+        assert "(default: " in entry, entry
+        if action.default is not None:
+            if isinstance(action.default, list):
+                shown = " ".join(map(str, action.default))
+            else:
+                shown = "off" if action.default is False else str(action.default)
+            assert f"(default: {shown})" in entry or f"(default: {shown}," in entry, entry
+        if action.choices:
+            assert "{" + ",".join(action.choices) + "}" in entry, entry
+    assert "--hidden N [N ...] hidden layer sizes (default: 128 64)" in entries["--hidden"]
+    assert entries["--quiet"].endswith("(default: off)")
+
+
+IRIS_LIKE_CLASSES = ["setosa", "versicolor", "virginica"]
+
+
+def _iris_like_csv(path, label_position=4, rows_per_class=30):
+    """Three well-separated classes of four features, text labels, a header row."""
+    rng = np.random.default_rng(0)
+    names = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    names.insert(label_position, "species")
+    lines = [",".join(names)]
+    for k, species in enumerate(["virginica", "setosa", "versicolor"]):  # not in sorted order
+        for row in rng.normal(3.0 * k, 0.5, size=(rows_per_class, 4)).round(2):
+            cells = [str(v) for v in row]
+            cells.insert(label_position, species)
+            lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_csv_with_header_and_text_labels_trains_and_names_its_classes(tmp_path, capsys):
+    csv = _iris_like_csv(tmp_path / "iris.csv")
+    model = tmp_path / "iris.npz"
+    assert main(["train", "--data", str(csv), "--epochs", "40", "--quiet", "--save", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "classes: 0 = setosa, 1 = versicolor, 2 = virginica" in out
+    assert float(out.split("test accuracy ")[1].split()[0]) >= 0.9
+    from fastmlp import load
+
+    assert load(model).predict(np.zeros((2, 4), dtype=np.float32)).shape == (2,)
+    by_name = _iris_like_csv(tmp_path / "middle.csv", label_position=1)
+    for column in ["species", "1"]:
+        assert main(["train", "--data", str(by_name), "--label-column", column, "--epochs", "40", "--json"]) == 0
+        summary = _last_json(capsys.readouterr().out)
+        assert summary["classes"] == IRIS_LIKE_CLASSES and summary["test_accuracy"] >= 0.9
+
+
+def test_json_classes_are_the_original_labels(tmp_path, capsys):
+    from fastmlp.datasets import make_spiral
+
+    X, y = make_spiral(20, 3, seed=1)
+    csv = tmp_path / "spiral.csv"
+    np.savetxt(csv, np.column_stack([X, y * 10 + 5]), delimiter=",")
+    assert main(["train", "--data", str(csv), "--epochs", "1", "--json", "--quiet"]) == 0
+    assert _last_json(capsys.readouterr().out)["classes"] == [5, 15, 25]
+    assert main(["train", "--epochs", "1", "--json", "--quiet", "--hidden", "8"]) == 0
+    assert _last_json(capsys.readouterr().out)["classes"] == list(range(10))  # the digits
+
+
+@pytest.mark.parametrize(
+    "content,label_column,message",
+    [
+        ("a,b,species\n1,2,x\n3,4,y\n", "kind", "no column named 'kind'; the columns are: 'a', 'b', 'species'"),
+        ("1,2,x\n3,4,y\n", "species", "no header row to find the label column 'species' in"),
+        ("a,b,species\n1,2,x\n3,oops,y\n", "species", "line 3, column 2 ('b'): 'oops' is not a number"),
+        ("a,b,species\n1,2,x\n\n3,4\n", "-1", "line 4 has 2 fields, line 1 has 3"),
+        ("", "-1", "the file is empty"),
+        ("\n# only a comment\n", "-1", "the file is empty"),
+        ("a,b,species\n", "species", "a header row but no data rows"),
+        ("a,b,species\n1,2,\n3,4,y\n", "-1", "line 2, column 3 ('species'): the label is missing"),
+        ("a,b,species\n1,2,x\n3,4,x\n", "-1", "labels must have at least two classes"),
+    ],
+)
+def test_bad_csv_files_are_one_line_errors_before_training(tmp_path, capsys, content, label_column, message):
+    csv = tmp_path / "bad.csv"
+    csv.write_text(content)
+    line = _user_error(["--data", str(csv), "--label-column", label_column], capsys)
+    assert line.endswith(message), line
+
+
+def test_a_label_column_name_needs_a_csv_file(tmp_path, capsys):
+    npz = tmp_path / "d.npz"
+    np.savez(npz, X=np.zeros((4, 2)), y=np.array([0, 1, 0, 1]))
+    assert "a label column by name is for .csv files" in _user_error(
+        ["--data", str(npz), "--label-column", "species"], capsys
+    )

@@ -17,7 +17,7 @@ from chunking import COMPILED, native_cases
 from fastmlp import backends, ops
 from fastmlp.cases import CASES
 from fastmlp.config import TEST_ROWS_COLS
-from parity import LAYOUTS, check_case
+from fastmlp.testing import LAYOUTS, check_case
 from tolerances import assert_close
 
 DTYPES = [np.float32, np.float64]

@@ -1,7 +1,6 @@
 """Every case with bench sizes, each available backend side by side in one group per op and size.
 
-    python -m pytest benches/bench_ops.py --benchmark-enable --benchmark-json=bench.json
-    python benches/report.py bench.json          # markdown table of speed-ups vs the reference
+    fastmlp bench -k bench_op          # each backend in its own process; JSON, tables, chart
 
 With the default ``--benchmark-disable`` (pyproject addopts) each runs once as a plain test, and
 each checks its result against the NumPy reference (conftest.verify).
@@ -9,7 +8,7 @@ each checks its result against the NumPy reference (conftest.verify).
 
 import pytest
 
-from conftest import BENCH_BACKENDS, prepared, verify
+from fastmlp.benchmarks.harness import BENCH_BACKENDS, contenders, prepared, verify
 from fastmlp.cases import CASES
 
 PARAMS = [
@@ -17,7 +16,7 @@ PARAMS = [
 ]
 
 
-@pytest.mark.parametrize("backend", BENCH_BACKENDS)
+@pytest.mark.parametrize("backend", contenders(BENCH_BACKENDS))
 @pytest.mark.parametrize("case,rows,cols", PARAMS)
 def bench_op(benchmark, case, rows, cols, backend):
     benchmark.group = f"{case.name} {rows}x{cols}"

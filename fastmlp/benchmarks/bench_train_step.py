@@ -7,14 +7,26 @@ PyTorch CPU (same thread count), scikit-learn (no dropout: it has none), and the
 
 import contextlib
 import os
+from typing import Any
 
 import numpy as np
 import pytest
-from workloads import CIFAR_SIZES, KEEP, L2, LR, MU, GemmFloor, NotesMLP, batch, sklearn_step_fn, torch_step_fn
 
 import fastmlp
-from conftest import BENCH_BACKENDS
 from fastmlp import datasets, optim
+from fastmlp.benchmarks.harness import BENCH_BACKENDS, contenders
+from fastmlp.benchmarks.workloads import (
+    CIFAR_SIZES,
+    KEEP,
+    L2,
+    LR,
+    MU,
+    GemmFloor,
+    NotesMLP,
+    batch,
+    sklearn_step_fn,
+    torch_step_fn,
+)
 
 FULL = os.environ.get("FASTMLP_BENCH_FULL") == "1"
 BATCHES = [64, 256, 1024, 4096] if FULL else [256]
@@ -39,7 +51,7 @@ def _tag(benchmark, impl, n, group="train step"):
 
 
 @pytest.mark.parametrize("n", BATCHES)
-@pytest.mark.parametrize("backend", BENCH_BACKENDS)
+@pytest.mark.parametrize("backend", contenders(BENCH_BACKENDS))
 def bench_step_fastmlp(benchmark, backend, n):
     _tag(benchmark, backend, n)
     X, y = batch(n)
@@ -73,12 +85,14 @@ def _threads(n):
 
 
 @pytest.mark.parametrize("threads", THREADS)
-@pytest.mark.parametrize("impl", ["numba", "gemm-floor", "numpy-notes", "torch"])
+@pytest.mark.parametrize("impl", contenders(["numba", "gemm-floor", "numpy-notes", "torch"]))
 def bench_step_threads(benchmark, impl, threads):
     """B=256 at 1 and at 2 threads, same run: 2 threads should be ≥ 1.7× faster than 1."""
     benchmark.group = "train step threads B=256"
     benchmark.extra_info.update(backend=f"{impl}@{threads}t", batch=256, threads=threads)
     X, y = batch(256)
+    fn: Any
+    args: tuple[Any, ...]
     with _threads(threads):
         if impl == "numba":
             net = fastmlp.MLP(list(CIFAR_SIZES), keep_prob=KEEP, seed=0, backend="numba")
@@ -97,6 +111,7 @@ def bench_step_threads(benchmark, impl, threads):
         benchmark(fn, *args)
 
 
+@pytest.mark.contender("numpy-notes")
 @pytest.mark.parametrize("n", BATCHES)
 def bench_step_numpy_notes(benchmark, n):
     _tag(benchmark, "numpy-notes", n)
@@ -105,6 +120,7 @@ def bench_step_numpy_notes(benchmark, n):
     assert np.isfinite(benchmark(net.step, X, y))
 
 
+@pytest.mark.contender("gemm-floor")
 @pytest.mark.parametrize("n", BATCHES)
 def bench_step_gemm_floor(benchmark, n):
     _tag(benchmark, "gemm-floor", n)
@@ -112,6 +128,7 @@ def bench_step_gemm_floor(benchmark, n):
     benchmark(floor.step)
 
 
+@pytest.mark.contender("torch")
 @pytest.mark.parametrize("n", BATCHES)
 def bench_step_torch(benchmark, n):
     pytest.importorskip("torch")
@@ -124,6 +141,7 @@ def bench_step_torch(benchmark, n):
     assert np.isfinite(benchmark(step, Xt, yt).item())
 
 
+@pytest.mark.contender("sklearn")
 @pytest.mark.parametrize("n", BATCHES)
 def bench_step_sklearn(benchmark, n):
     pytest.importorskip("sklearn.neural_network")
@@ -138,7 +156,7 @@ def _digits():
     return datasets.load_digits()
 
 
-@pytest.mark.parametrize("backend", BENCH_BACKENDS)
+@pytest.mark.parametrize("backend", contenders(BENCH_BACKENDS))
 def bench_small_net_epoch_fastmlp(benchmark, backend):
     """Digits, 64 → 256 → 128 → 10, Adam, batch 64: one epoch (per-call overhead dominates)."""
     benchmark.group = "small net: digits epoch (Adam, B=64)"
@@ -146,7 +164,7 @@ def bench_small_net_epoch_fastmlp(benchmark, backend):
     X, y = _digits()
     net = fastmlp.MLP(list(SMALL), seed=0, backend=backend)
     adam = optim.Adam(1e-3)
-    kw = {"epochs": 1, "batch_size": 64, "optimizer": adam, "track_dead_relu": False}
+    kw: dict[str, Any] = {"epochs": 1, "batch_size": 64, "optimizer": adam, "track_dead_relu": False}
     net.fit(X, y, **kw)
     benchmark(net.fit, X, y, **kw)
 
@@ -157,6 +175,7 @@ def bench_small_net_epoch_fastmlp(benchmark, backend):
     _same_as_reference(backend, SMALL, one_epoch, keep=1.0)
 
 
+@pytest.mark.contender("sklearn")
 def bench_small_net_epoch_sklearn(benchmark):
     neural = pytest.importorskip("sklearn.neural_network")
     benchmark.group = "small net: digits epoch (Adam, B=64)"
@@ -181,6 +200,7 @@ def bench_small_net_epoch_sklearn(benchmark):
         benchmark(clf.fit, X, y)
 
 
+@pytest.mark.contender("torch")
 def bench_small_net_epoch_torch(benchmark):
     pytest.importorskip("torch")
     benchmark.group = "small net: digits epoch (Adam, B=64)"
@@ -199,7 +219,7 @@ def bench_small_net_epoch_torch(benchmark):
     benchmark(epoch)
 
 
-ESTIMATOR_SETTINGS = {
+ESTIMATOR_SETTINGS: dict[str, Any] = {
     "hidden_layer_sizes": (256, 128),
     "solver": "adam",
     "batch_size": 64,
@@ -210,7 +230,7 @@ ESTIMATOR_SETTINGS = {
 }
 
 
-@pytest.mark.parametrize("impl", ["fastmlp.sklearn", "sklearn"])
+@pytest.mark.parametrize("impl", contenders(["fastmlp.sklearn", "sklearn"]))
 def bench_estimator_fit_digits(benchmark, impl):
     """Replace the import, keep the settings: MLPClassifier.fit on digits, 5 epochs, float64 both."""
     neural = pytest.importorskip("sklearn.neural_network")

@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import BENCH_BACKENDS
+from fastmlp.benchmarks.harness import BENCH_BACKENDS, contenders
 from fastmlp.preprocessing import Whitening
 
 FULL = os.environ.get("FASTMLP_BENCH_FULL") == "1"
@@ -38,7 +38,7 @@ def notes_recipe(X, eps=1e-5):
     return U / np.sqrt(S + eps)
 
 
-@pytest.mark.parametrize("backend", BENCH_BACKENDS)
+@pytest.mark.parametrize("backend", contenders(BENCH_BACKENDS))
 def bench_whitening_fastmlp(benchmark, data, backend):
     _group(benchmark, data, backend)
     white = Whitening("pca", eps=1e-5, backend=backend)
@@ -52,12 +52,14 @@ def bench_whitening_fastmlp(benchmark, data, backend):
     np.testing.assert_allclose(W.T @ cov @ W, np.diag(spectrum / (spectrum + 1e-5)), atol=2e-3)
 
 
+@pytest.mark.contender("notes-recipe")
 def bench_whitening_notes_recipe(benchmark, data):
     _group(benchmark, data, "notes-recipe")
     W = benchmark.pedantic(notes_recipe, args=(data,), rounds=3, iterations=1)
     assert np.all(np.isfinite(W))
 
 
+@pytest.mark.contender("sklearn")
 def bench_whitening_sklearn(benchmark, data):
     decomposition = pytest.importorskip("sklearn.decomposition")
     _group(benchmark, data, "sklearn")

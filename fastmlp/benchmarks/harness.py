@@ -5,37 +5,41 @@ CI, which runs each bench once with ``--benchmark-disable``, is also a parity ru
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import pytest
 
 from fastmlp import backends, ops
 from fastmlp.cases import Case, inputs
 from fastmlp.kernels import reference as ref
-
-sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))  # the parity harness
-
-from parity import assert_same, check_case
+from fastmlp.testing import assert_same, check_case
 
 BENCH_BACKENDS = [name for name in backends.available() if name != "cuda"]
 BENCH_DTYPE = np.float32
 
 
-def prepared(case: Case, backend: str, rows: int, cols: int):
+def contenders(names: list[str]) -> list:
+    """Parameters for ``@pytest.mark.parametrize``, each value its own contender (its own process
+    under ``fastmlp bench``)."""
+    return [pytest.param(name, marks=pytest.mark.contender(name), id=name) for name in names]
+
+
+def prepared(case: Case, backend: str, rows: int, cols: int) -> Callable[[], Any]:
     """A zero-argument callable running ``case`` once, already warmed up (compiled)."""
     args, kwargs = inputs(case, rows, cols, BENCH_DTYPE)
     args = copy.deepcopy(args)
     fn = getattr(ops, case.op)
 
-    def run():
+    def run() -> Any:
         return fn(*args, backend=backend, **kwargs)
 
     run()  # first call compiles (Numba) or loads the cache: not part of steady-state time
     return run
 
 
-def verify(case: Case, backend: str, rows: int, cols: int, result) -> None:
+def verify(case: Case, backend: str, rows: int, cols: int, result: Any) -> None:
     """Assert the timed op computed what the reference computes. A pure op's ``result`` is compared
     with the reference on the same inputs; an in-place op was called an unknown number of times
     on its state, so one fresh call on fresh inputs is compared instead."""

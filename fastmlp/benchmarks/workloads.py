@@ -4,6 +4,7 @@ scikit-learn), plus the GEMM floor — the competitors of ``fastmlp`` in bench_t
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +12,7 @@ CIFAR_SIZES = (3072, 512, 512, 10)
 KEEP, LR, MU, L2 = 0.5, 1e-2, 0.9, 1e-4
 
 
-def batch(n: int, sizes=CIFAR_SIZES, seed: int = 0):
+def batch(n: int, sizes: tuple[int, ...] = CIFAR_SIZES, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return rng.standard_normal((n, sizes[0]), dtype=np.float32), rng.integers(0, sizes[-1], n)
 
@@ -19,7 +20,7 @@ def batch(n: int, sizes=CIFAR_SIZES, seed: int = 0):
 class NotesMLP:
     """The notes' NumPy code for one step: ReLU, inverted dropout, softmax, momentum, L2."""
 
-    def __init__(self, sizes=CIFAR_SIZES, seed: int = 0):
+    def __init__(self, sizes: tuple[int, ...] = CIFAR_SIZES, seed: int = 0):
         rng = np.random.default_rng(seed)
         self.W = [
             (rng.standard_normal((a, b)) * np.sqrt(2.0 / a)).astype(np.float32) for a, b in itertools.pairwise(sizes)
@@ -64,7 +65,7 @@ class NotesMLP:
 class GemmFloor:
     """The step's GEMMs alone (2 forward + ... : 3 forward, 3 weight-gradient, 2 input-gradient)."""
 
-    def __init__(self, n: int, sizes=CIFAR_SIZES, seed: int = 0):
+    def __init__(self, n: int, sizes: tuple[int, ...] = CIFAR_SIZES, seed: int = 0):
         rng = np.random.default_rng(seed)
         # He-scaled weights and unit activations keep every product finite (values don't matter)
         self.W = [
@@ -83,7 +84,9 @@ class GemmFloor:
                 np.dot(self.dh[i + 1], self.W[i].T, out=self.dh[i])
 
 
-def torch_step_fn(sizes=CIFAR_SIZES, seed: int = 0, optimizer: str = "sgd", keep: float = KEEP):
+def torch_step_fn(
+    sizes: tuple[int, ...] = CIFAR_SIZES, seed: int = 0, optimizer: str = "sgd", keep: float = KEEP
+) -> tuple[Any, Any]:
     import torch
 
     torch.manual_seed(seed)
@@ -94,6 +97,7 @@ def torch_step_fn(sizes=CIFAR_SIZES, seed: int = 0, optimizer: str = "sgd", keep
             layers.append(torch.nn.Dropout(1 - keep))
     layers.append(torch.nn.Linear(sizes[-2], sizes[-1]))
     model = torch.nn.Sequential(*layers)
+    opt: Any
     if optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MU, weight_decay=L2)
     else:
