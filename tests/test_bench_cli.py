@@ -46,9 +46,9 @@ def test_bench_from_an_empty_directory_writes_json_tables_chart_and_compares(tmp
 
     old = tmp_path / "old.json"
     (folder / "bench.json").rename(old)
-    assert main(["bench", "-k", RELU, "--compare", str(old), "--out", "second", "--markdown"]) == 0
+    assert main(["bench", "-k", RELU, "--compare", str(old), "--out", "second"]) == 0
     out = capsys.readouterr().out
-    assert "#### Fused ops against the NumPy reference" in out  # --markdown prints the README tables
+    assert "#### Fused ops against the NumPy reference" in out  # the terminal shows the README tables
     changes = out.split(f"change from {old}:")[1]
     for name in native:
         assert f"{group} [{name}]" in changes

@@ -155,6 +155,19 @@ def test_every_shell_command_in_the_documents_parses_and_names_files_that_exist(
     assert seen >= 3
 
 
+def test_the_readme_performance_tables_are_the_kept_bench_run():
+    """The README's tables are ``fastmlp bench``'s, made from docs/bench/bench.json, not typed."""
+    from fastmlp.benchmarks import report
+
+    readme = (ROOT / "README.md").read_text()
+    begin, end = "<!-- fastmlp bench tables: begin -->\n", "\n<!-- fastmlp bench tables: end -->"
+    shown = readme[readme.index(begin) + len(begin) : readme.index(end)]
+    kept = report.load(str(ROOT / "docs" / "bench" / "bench.json"))
+    assert shown == report.markdown(report.medians(kept))
+    for heading in ("Fused ops", "training step", "Thread scaling", "Whitening fit", "Small nets"):
+        assert f"#### {heading}" in shown or heading in shown
+
+
 def test_the_stated_value_parser():
     assert stated_value("net.evaluate(X)  # {'loss': 0.263, 'accuracy': 0.929} (numba, this seed)") == {
         "loss": 0.263,

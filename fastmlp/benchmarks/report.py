@@ -51,9 +51,14 @@ def load(path: str) -> dict[str, Any]:
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One pytest-benchmark document from the runs of several processes (one per contender):
-    the first run's machine and commit information, every run's benchmarks."""
+    the first run's machine and commit information, every run's benchmarks, each without its
+    raw per-round timings (``stats["data"]``: 16 MB for a full run; the statistics stay)."""
     merged = {key: value for key, value in parts[0].items() if key != "benchmarks"}
-    merged["benchmarks"] = [bench for part in parts for bench in part["benchmarks"]]
+    merged["benchmarks"] = [
+        {**bench, "stats": {k: v for k, v in bench["stats"].items() if k != "data"}}
+        for part in parts
+        for bench in part["benchmarks"]
+    ]
     return merged
 
 
@@ -106,23 +111,6 @@ def table(groups: Groups, baseline: str = "numpy") -> str:
             t = times.get(c)
             cells += [_ms(t), f"{base / t:.2f}×" if (t and base) else "—"]
         lines.append(_row(cells))
-    return "\n".join(lines)
-
-
-def text_table(groups: Groups, baseline: str = "numpy") -> str:
-    """Plain-text version of ``table`` for the terminal."""
-    cols = _columns(groups, baseline)
-    width = max([len(g) for g in groups] + [9])
-    lines = [f"{'benchmark':<{width}}  {baseline + ' ms':>12}" + "".join(f"  {c + ' ms':>14} {'×':>7}" for c in cols)]
-    for group in sorted(groups):
-        times = groups[group]
-        base = times.get(baseline)
-        line = f"{group:<{width}}  " + (f"{base * 1e3:>12.3f}" if base else f"{'—':>12}")
-        for c in cols:
-            t = times.get(c)
-            line += f"  {t * 1e3:>14.3f}" if t else f"  {'—':>14}"
-            line += f" {base / t:>6.2f}×" if (t and base) else f" {'—':>7}"
-        lines.append(line)
     return "\n".join(lines)
 
 

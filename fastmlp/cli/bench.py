@@ -36,9 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--plot", metavar="PNG", help="the chart's path (default OUT/bench.png, if matplotlib is installed)"
     )
     parser.add_argument("--compare", metavar="OLD.json", help="also show the change from an earlier run's JSON")
-    parser.add_argument(
-        "--markdown", action="store_true", help="print the README's markdown tables, not the text table"
-    )
     parser.add_argument("--json", action="store_true", help="make the last line one JSON object")
 
 
@@ -178,10 +175,7 @@ def _report(data: dict, paths: dict[str, Path | None], old: dict | None, args: a
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         written.append(str(target))
-    print(report.markdown(groups) if args.markdown else report.text_table(groups, args.baseline))
-    summary = report.step_summary(groups)
-    if summary:
-        print("\n" + summary)
+    print(report.markdown(groups))  # the README's tables (markdown reads well in a terminal too)
     if old is not None:
         print(f"\nchange from {args.compare}:\n" + report.compare(old, groups))
     chart = paths["chart"]
