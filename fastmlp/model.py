@@ -13,7 +13,8 @@ import numpy as np
 from . import backends, ops
 from . import losses as loss_lib
 from . import optim as optim_lib
-from .layers import Dense, Layer, Param, ReLU
+from ._epoch import EpochRecord, relu_layers
+from .layers import Layer, Param
 from .ops import _checks as chk
 
 MASK64 = (1 << 64) - 1
@@ -244,13 +245,24 @@ class Sequential:
         """
         optimizer = optim_lib.get(optimizer)
         X = self._inputs(X)
-        targets = self.loss.targets(y, X.shape[0], self.n_outputs)
+        return self._train_batch(X, self.loss.targets(y, X.shape[0], self.n_outputs), optimizer)
+
+    def _train_batch(
+        self, X: np.ndarray, targets: np.ndarray, optimizer: Any, record: EpochRecord | None = None
+    ) -> float:
+        """:meth:`train_step` on a batch already validated: ``X`` finite, C-contiguous, of the
+        model's dtype and width, ``targets`` checked by ``loss.targets`` (``fit`` validates the
+        whole training set once, then passes row subsets of it; so does the scikit-learn adapter's
+        ``fit``). ``record`` takes the step's
+        scores for the epoch's statistics."""
         # overflow is reported below as TrainingDiverged, with advice, instead of as NumPy warnings
         with np.errstate(over="ignore", invalid="ignore"):
             scores = self._forward(X, True, step_seed(self.seed, self.steps))
             data_loss, dscores = self.loss(scores, targets, self.backend, out=self._dscores_buffer(scores))
         if not np.isfinite(data_loss):
             raise TrainingDiverged(self._diverged_message(f"loss is {data_loss} at step {self.steps}", optimizer))
+        if record is not None:
+            record.record(scores, targets)
         self.backward(dscores, need_input_grad=False)
         penalty = self.regularization(optimizer.weight_decay, add_grads=True)
         optimizer.step(self.parameters(), backend=self.backend)
@@ -348,13 +360,9 @@ class Sequential:
     def dead_relu_fractions(self, X: Any, batch_size: int = 4096) -> list[float]:
         """For each ReLU layer, the fraction of its units that never fire over all rows of X."""
         X = self._inputs(X)
-        relu_layers = [
-            i
-            for i, layer in enumerate(self.layers)
-            if isinstance(layer, ReLU) or (isinstance(layer, Dense) and layer.activation == "relu")
-        ]
-        fired = {i: np.zeros(self.layers[i].n_out or 0, dtype=bool) for i in relu_layers}
-        fractions = {i: 0.0 for i in relu_layers}
+        relu = relu_layers(self.layers)
+        fired = {i: np.zeros(self.layers[i].n_out or 0, dtype=bool) for i in relu}
+        fractions = {i: 0.0 for i in relu}
         for start in range(0, X.shape[0], batch_size):
             out = X[start : start + batch_size]
             for i, layer in enumerate(self.layers):
@@ -363,7 +371,7 @@ class Sequential:
                     if fired[i].size != out.shape[1]:
                         fired[i] = np.zeros(out.shape[1], dtype=bool)
                     fractions[i] = ops.dead_relu_fraction(out, fired[i], backend=self.backend)
-        return [fractions[i] for i in relu_layers]
+        return [fractions[i] for i in relu]
 
     # ----- training loop ------------------------------------------------------------------
     def fit(
@@ -380,6 +388,7 @@ class Sequential:
         verbose: bool = False,
         callbacks: Iterable[Callable[[int, History, Sequential], Any]] = (),
         track_dead_relu: bool = True,
+        evaluate_train: bool = False,
     ) -> History:
         """Minibatch training with shuffling, validation, early stopping and best-parameter restore.
 
@@ -400,7 +409,12 @@ class Sequential:
             Print one line per epoch.
         callbacks : callables ``(epoch, history, model)``; returning True stops training.
         track_dead_relu : bool
-            Record the dead-ReLU fraction of each ReLU layer per epoch.
+            Record, per epoch and ReLU layer, the fraction of units that fired on no training
+            row during the epoch (read off the training steps' own outputs: no extra pass).
+        evaluate_train : bool
+            After each epoch, evaluate the model on the whole training set (one more forward
+            pass) for ``history.train_accuracy``. By default it is the running accuracy of the
+            epoch's training steps (with dropout, as each step saw it), which costs nothing.
 
         Returns
         -------
@@ -432,21 +446,29 @@ class Sequential:
         history = History()
         best_loss, best_state, waited = np.inf, None, 0
         n = X.shape[0]
+        record = EpochRecord(self, track_dead_relu)
         for epoch in range(epochs):
             order = rng.permutation(n) if shuffle else np.arange(n)
             total, seen = 0.0, 0
+            record.reset()
             for i in range(0, n, batch_size):
                 idx = order[i : i + batch_size]
-                total += self.train_step(X[idx], y_all[idx], optimizer) * len(idx)
+                # X and y_all were validated above, whole: a row subset needs no second look
+                total += self._train_batch(X[idx], y_all[idx], optimizer, record) * len(idx)
                 seen += len(idx)
             history.loss.append(total / seen)
             history.lr.append(optimizer.lr)
-            with np.errstate(over="ignore", invalid="ignore"):
-                train_eval = self.evaluate(X, y_all)
-            if not np.isfinite(train_eval["loss"]):
-                what = f"after epoch {epoch + 1} the loss on the training data is {train_eval['loss']}"
-                raise TrainingDiverged(self._diverged_message(what, optimizer))
-            history.train_accuracy.append(train_eval.get("accuracy", train_eval.get("r2", float("nan"))))
+            if self.non_finite_parameter():  # an update overflowed after the epoch's last finite loss
+                raise TrainingDiverged(self._diverged_message(f"after epoch {epoch + 1}", optimizer))
+            if evaluate_train or not record.usable:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    train_eval = self.evaluate(X, y_all)
+                if not np.isfinite(train_eval["loss"]):
+                    what = f"after epoch {epoch + 1} the loss on the training data is {train_eval['loss']}"
+                    raise TrainingDiverged(self._diverged_message(what, optimizer))
+                history.train_accuracy.append(train_eval.get("accuracy", train_eval.get("r2", float("nan"))))
+            else:
+                history.train_accuracy.append(record.accuracy())
             if validation_data is not None:
                 val = self.evaluate(*validation_data)
                 history.val_loss.append(val["loss"])
@@ -458,7 +480,7 @@ class Sequential:
                 else:
                     waited += 1
             if track_dead_relu:
-                history.dead_relu.append(self.dead_relu_fractions(X))
+                history.dead_relu.append(record.dead_fractions())
             optimizer.epoch_end()
             if verbose:
                 parts = [

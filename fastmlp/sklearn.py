@@ -188,7 +188,9 @@ class _BaseMLP(BaseEstimator):
             self._rng = np.random.default_rng(self.model_.seed)
             self._lr = self.learning_rate_init
             self._best_state = None
-        X = np.ascontiguousarray(X, dtype=self.model_.dtype)
+        # validated once per fit, whole; the steps below take row subsets (Sequential._train_batch)
+        X = self.model_._inputs(X)
+        targets = self.model_.loss.targets(targets, X.shape[0], self.model_.n_outputs)
         Xv = yv = None
         if self.early_stopping and not incremental:
             n_val = max(1, int(self.validation_fraction * X.shape[0]))
@@ -212,7 +214,7 @@ class _BaseMLP(BaseEstimator):
             for i in range(0, n, bs):
                 idx = order[i : i + bs]
                 self._opt.lr0 = self._current_lr()
-                total += self.model_.train_step(X[idx], targets[idx], self._opt) * len(idx)
+                total += self.model_._train_batch(X[idx], targets[idx], self._opt) * len(idx)
                 self.t_ += len(idx)
             self.n_iter_ += 1
             self.loss_ = total / n

@@ -313,6 +313,7 @@ def _fit(
             optimizer=optimizer,
             validation_data=(data.Xte, data.yte),
             callbacks=callbacks,
+            evaluate_train=bool(args.plot),  # the plotted train curve is measured as the test curve is
         )
     except TrainingDiverged as exc:  # a user's choice of settings (usually --lr), not a crash
         if bar is not None:

@@ -34,7 +34,7 @@ def _train(X, y, X_val, y_val, lr, epochs):
 
     history = net.fit(
         X, y, epochs=epochs, batch_size=64, optimizer=optim.SGD(lr, momentum=0.9), validation_data=(X_val, y_val),
-        callbacks=[record],
+        callbacks=[record], evaluate_train=True,  # the train/validation gap: both measured the same way
     )  # fmt: skip
     return history, np.array(ratios)
 

@@ -1,0 +1,88 @@
+"""What ``fit`` records about an epoch from the training steps themselves, so that no extra pass
+over the training data is needed: the running accuracy (or R²) of the batches' scores, and which
+ReLU units fired on some training row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import ops
+from .layers import Dense, ReLU
+
+
+def relu_layers(layers: list[Any]) -> list[int]:
+    """Indices of the layers whose output is a ReLU's: ReLU layers and Dense(activation="relu")."""
+    return [
+        i
+        for i, layer in enumerate(layers)
+        if isinstance(layer, ReLU) or (isinstance(layer, Dense) and layer.activation == "relu")
+    ]
+
+
+def _training_output(layer: Any) -> Any:
+    """The output the layer's last training forward kept for its backward pass."""
+    return layer._y if isinstance(layer, ReLU) else layer._out
+
+
+class EpochRecord:
+    """Accumulates, step by step, the epoch's training accuracy and fired ReLU units.
+
+    The accuracy is that of the scores each step computed (in training mode: with dropout, and
+    with the parameters as they were at that step), as Keras reports it; ``fit(...,
+    evaluate_train=True)`` measures the finished epoch's model on the whole training set instead.
+    A unit counts as fired when its training output was positive on some row of the epoch (a
+    unit dropped out on every row where it would fire counts as dead: with dropout and more than
+    a handful of rows, vanishingly rare).
+    """
+
+    def __init__(self, model: Any, track_dead_relu: bool) -> None:
+        self.model, self.kind = model, model.loss.kind
+        self.relu = relu_layers(model.layers) if track_dead_relu else []
+        self.fired: dict[int, np.ndarray] = {}
+        self.usable = True  # False once a step's scores are not NumPy (device arrays)
+        self.reset()
+
+    def reset(self) -> None:
+        self.rows, self.hits, self.elements = 0, 0.0, 0
+        self.residual = self.target_sum = self.target_squares = 0.0
+        for i in self.relu:
+            self.fired[i] = np.zeros(self.model.layers[i].n_out or 0, dtype=bool)
+        self.fractions = dict.fromkeys(self.relu, 0.0)
+
+    def record(self, scores: Any, targets: np.ndarray) -> None:
+        """One step's scores (before the update) and the batch's validated targets."""
+        for i in self.relu:
+            out = _training_output(self.model.layers[i])
+            if self.fired[i].size != out.shape[1]:
+                self.fired[i] = np.zeros(out.shape[1], dtype=bool)
+            self.fractions[i] = ops.dead_relu_fraction(out, self.fired[i], backend=self.model.backend)
+        if type(scores) is not np.ndarray:
+            self.usable = False
+            return
+        pred = self.model.loss.predict(scores)
+        self.rows += scores.shape[0]
+        if self.kind == "classification":
+            self.hits += int(np.count_nonzero(pred == targets))
+        elif self.kind == "multilabel":
+            self.hits += int(np.count_nonzero(pred == (targets > 0)))
+            self.elements += targets.size
+        else:
+            t = np.asarray(targets, dtype=np.float64)
+            self.residual += float(((pred - t) ** 2).sum())
+            self.target_sum += t.sum(axis=0)
+            self.target_squares += (t**2).sum(axis=0)
+
+    def accuracy(self) -> float:
+        """Accuracy over the epoch's rows (per element for multi-label; R² for regression)."""
+        if self.kind == "classification":
+            return self.hits / self.rows
+        if self.kind == "multilabel":
+            return self.hits / self.elements
+        total = float(np.sum(self.target_squares - np.square(self.target_sum) / self.rows))
+        return 1.0 - self.residual / total if total > 0 else 0.0
+
+    def dead_fractions(self) -> list[float]:
+        """Per ReLU layer, the fraction of its units that fired on no training row of the epoch."""
+        return [self.fractions[i] for i in self.relu]
