@@ -18,8 +18,20 @@ LAYOUTS = ("C", "F", "strided", "readonly")
 
 
 def relayout(a: Any, layout: str) -> Any:
-    """The same values as ``a`` in another memory layout (Fortran order or a strided view), or
-    read-only (an input the caller cannot have written: a memory map, a broadcast, a frozen array)."""
+    """The same values as ``a`` in another memory layout, or read-only.
+
+    Parameters
+    ----------
+    a : any
+        An op argument; anything but an ndarray of rank >= 1 is returned as it is.
+    layout : {"C", "F", "strided", "readonly"}
+        Fortran order, a view with a stride of 2 in the last axis, or a read-only copy (an input
+        the caller cannot have written: a memory map, a broadcast, a frozen array).
+
+    Returns
+    -------
+    ndarray or the argument unchanged
+    """
     if not isinstance(a, np.ndarray) or a.ndim == 0 or layout == "C":
         return a
     if layout == "readonly":
@@ -35,8 +47,25 @@ def relayout(a: Any, layout: str) -> Any:
 
 
 def assert_same(got: Any, want: Any, exact: bool, where: str = "output", dtype: Any = np.float32) -> None:
-    """Recursive comparison: arrays by dtype tolerance (bitwise if exact or non-float); Python
-    floats (losses) by the tolerance of ``dtype``, the dtype of the inputs they came from."""
+    """Assert an op's result equals the reference's, recursively through tuples.
+
+    Parameters
+    ----------
+    got, want : ndarray, float, tuple of them, or None
+        The backend's and the reference's results.
+    exact : bool
+        Compare float arrays bit for bit (masks, random bits); non-float arrays always are.
+    where : str
+        Names the compared value in the failure message.
+    dtype : dtype
+        The inputs' dtype: Python floats (losses) are compared with its ``loss_rtol``, float
+        arrays with their own dtype's tolerance (``fastmlp.config.TOLERANCES``).
+
+    Raises
+    ------
+    AssertionError
+        Shapes, dtypes, types or values differ.
+    """
     if isinstance(want, tuple):
         assert isinstance(got, tuple) and len(got) == len(want), f"{where}: {type(got)} vs {len(want)}-tuple"
         for i, (g, w) in enumerate(zip(got, want)):
@@ -62,7 +91,26 @@ def assert_same(got: Any, want: Any, exact: bool, where: str = "output", dtype: 
 
 
 def check_case(case: Case, backend: str, rows: int, cols: int, dtype: Any, layout: str = "C") -> None:
-    """Run ``case`` through ``fastmlp.ops`` on ``backend`` and directly on the reference; compare."""
+    """Run a case of ``fastmlp.cases`` through ``fastmlp.ops`` on a backend and directly on the
+    NumPy reference, and compare results, in-place updates and untouched inputs.
+
+    Parameters
+    ----------
+    case : fastmlp.cases.Case
+    backend : str
+        A registered backend (``fastmlp.backends.available()``).
+    rows, cols : int
+        The case's size.
+    dtype : dtype
+        float32 or float64.
+    layout : {"C", "F", "strided", "readonly"}
+        Memory layout of the backend's inputs (see :func:`relayout`).
+
+    Raises
+    ------
+    AssertionError
+        The backend differs from the reference, or modified an input it does not update.
+    """
     args, kwargs = inputs(case, rows, cols, dtype)
     want_args = copy.deepcopy(args)
     want = getattr(ref, case.op)(*want_args, **kwargs)
