@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backends, ops
+from . import backends, ops, threads
 from . import losses as loss_lib
 from . import optim as optim_lib
 from ._epoch import EpochRecord, relu_layers
@@ -447,60 +447,67 @@ class Sequential:
         best_loss, best_state, waited = np.inf, None, 0
         n = X.shape[0]
         record = EpochRecord(self, track_dead_relu)
-        for epoch in range(epochs):
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            total, seen = 0.0, 0
-            record.reset()
-            for i in range(0, n, batch_size):
-                idx = order[i : i + batch_size]
-                # X and y_all were validated above, whole: a row subset needs no second look
-                total += self._train_batch(X[idx], y_all[idx], optimizer, record) * len(idx)
-                seen += len(idx)
-            history.loss.append(total / seen)
-            history.lr.append(optimizer.lr)
-            if self.non_finite_parameter():  # an update overflowed after the epoch's last finite loss
-                raise TrainingDiverged(self._diverged_message(f"after epoch {epoch + 1}", optimizer))
-            if evaluate_train or not record.usable:
-                with np.errstate(over="ignore", invalid="ignore"):
-                    train_eval = self.evaluate(X, y_all)
-                if not np.isfinite(train_eval["loss"]):
-                    what = f"after epoch {epoch + 1} the loss on the training data is {train_eval['loss']}"
-                    raise TrainingDiverged(self._diverged_message(what, optimizer))
-                history.train_accuracy.append(train_eval.get("accuracy", train_eval.get("r2", float("nan"))))
-            else:
-                history.train_accuracy.append(record.accuracy())
-            if validation_data is not None:
-                val = self.evaluate(*validation_data)
-                history.val_loss.append(val["loss"])
-                history.val_accuracy.append(val.get("accuracy", val.get("r2", float("nan"))))
-                if val["loss"] < best_loss:
-                    best_loss, waited, history.best_epoch = val["loss"], 0, epoch
-                    if early_stopping is not None:
-                        best_state = self.get_state()
+        # small products: one BLAS thread (a second one does not pay there, and stalls on a busy machine)
+        with threads.serial_blas_if_small(self.largest_product(min(batch_size, n))):
+            for epoch in range(epochs):
+                order = rng.permutation(n) if shuffle else np.arange(n)
+                total, seen = 0.0, 0
+                record.reset()
+                for i in range(0, n, batch_size):
+                    idx = order[i : i + batch_size]
+                    # X and y_all were validated above, whole: a row subset needs no second look
+                    total += self._train_batch(X[idx], y_all[idx], optimizer, record) * len(idx)
+                    seen += len(idx)
+                history.loss.append(total / seen)
+                history.lr.append(optimizer.lr)
+                if self.non_finite_parameter():  # an update overflowed after the epoch's last finite loss
+                    raise TrainingDiverged(self._diverged_message(f"after epoch {epoch + 1}", optimizer))
+                if evaluate_train or not record.usable:
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        train_eval = self.evaluate(X, y_all)
+                    if not np.isfinite(train_eval["loss"]):
+                        what = f"after epoch {epoch + 1} the loss on the training data is {train_eval['loss']}"
+                        raise TrainingDiverged(self._diverged_message(what, optimizer))
+                    history.train_accuracy.append(train_eval.get("accuracy", train_eval.get("r2", float("nan"))))
                 else:
-                    waited += 1
-            if track_dead_relu:
-                history.dead_relu.append(record.dead_fractions())
-            optimizer.epoch_end()
-            if verbose:
-                parts = [
-                    f"epoch {epoch + 1}/{epochs}",
-                    f"loss {history.loss[-1]:.4f}",
-                    f"train acc {history.train_accuracy[-1]:.4f}",
-                ]
-                if history.val_loss:
-                    parts += [f"val loss {history.val_loss[-1]:.4f}", f"val acc {history.val_accuracy[-1]:.4f}"]
-                print("  ".join(parts))
-            stop = any(bool(cb(epoch, history, self)) for cb in callbacks)
-            if early_stopping is not None and waited >= early_stopping:
-                history.stopped_early = True
-                stop = True
-            if stop:
-                break
-        if best_state is not None:
-            self.set_state(best_state)
+                    history.train_accuracy.append(record.accuracy())
+                if validation_data is not None:
+                    val = self.evaluate(*validation_data)
+                    history.val_loss.append(val["loss"])
+                    history.val_accuracy.append(val.get("accuracy", val.get("r2", float("nan"))))
+                    if val["loss"] < best_loss:
+                        best_loss, waited, history.best_epoch = val["loss"], 0, epoch
+                        if early_stopping is not None:
+                            best_state = self.get_state()
+                    else:
+                        waited += 1
+                if track_dead_relu:
+                    history.dead_relu.append(record.dead_fractions())
+                optimizer.epoch_end()
+                if verbose:
+                    parts = [
+                        f"epoch {epoch + 1}/{epochs}",
+                        f"loss {history.loss[-1]:.4f}",
+                        f"train acc {history.train_accuracy[-1]:.4f}",
+                    ]
+                    if history.val_loss:
+                        parts += [f"val loss {history.val_loss[-1]:.4f}", f"val acc {history.val_accuracy[-1]:.4f}"]
+                    print("  ".join(parts))
+                stop = any(bool(cb(epoch, history, self)) for cb in callbacks)
+                if early_stopping is not None and waited >= early_stopping:
+                    history.stopped_early = True
+                    stop = True
+                if stop:
+                    break
+            if best_state is not None:
+                self.set_state(best_state)
         history.seconds = time.perf_counter() - start
         return history
+
+    def largest_product(self, rows: int) -> int:
+        """Multiply-adds of the largest matrix product a training step on ``rows`` rows makes."""
+        sizes = [p.value.shape[0] * p.value.shape[1] for p in self.parameters() if p.value.ndim == 2]
+        return rows * max(sizes, default=0)
 
     # ----- state, checks ----------------------------------------------------------------------
     def get_state(self) -> dict[str, np.ndarray]:

@@ -33,7 +33,7 @@ try:
 except ImportError as exc:  # pragma: no cover
     raise ImportError("fastmlp.sklearn needs scikit-learn: pip install 'fastmlp[sklearn]'") from exc
 
-from . import optim
+from . import optim, threads
 from .builder import MLP
 from .model import Sequential
 
@@ -208,31 +208,32 @@ class _BaseMLP(BaseEstimator):
         self._opt.weight_decay = float(self.alpha) / bs
         epochs = 1 if incremental else self.max_iter
         start = time.perf_counter()
-        for _ in range(epochs):
-            order = self._rng.permutation(n) if self.shuffle else np.arange(n)
-            total = 0.0
-            for i in range(0, n, bs):
-                idx = order[i : i + bs]
-                self._opt.lr0 = self._current_lr()
-                total += self.model_._train_batch(X[idx], targets[idx], self._opt) * len(idx)
-                self.t_ += len(idx)
-            self.n_iter_ += 1
-            self.loss_ = total / n
-            self.loss_curve_.append(self.loss_)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f} ({time.perf_counter() - start:.2f} s)")
-            if incremental:
-                break
-            if self._stop(Xv, yv):
-                break
-        else:
-            if not incremental:
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                    "optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
+        with threads.serial_blas_if_small(self.model_.largest_product(bs)):  # as Sequential.fit
+            for _ in range(epochs):
+                order = self._rng.permutation(n) if self.shuffle else np.arange(n)
+                total = 0.0
+                for i in range(0, n, bs):
+                    idx = order[i : i + bs]
+                    self._opt.lr0 = self._current_lr()
+                    total += self.model_._train_batch(X[idx], targets[idx], self._opt) * len(idx)
+                    self.t_ += len(idx)
+                self.n_iter_ += 1
+                self.loss_ = total / n
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f} ({time.perf_counter() - start:.2f} s)")
+                if incremental:
+                    break
+                if self._stop(Xv, yv):
+                    break
+            else:
+                if not incremental:
+                    warnings.warn(
+                        f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                        "optimization hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=3,
+                    )
         self._export()
         return self
 

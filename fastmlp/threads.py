@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from threadpoolctl import ThreadpoolController
@@ -74,3 +76,35 @@ def blas_info() -> list[dict[str, Any]]:
         {k: info.get(k) for k in ("internal_api", "version", "num_threads", "threading_layer", "filepath")}
         for info in _blas().info()
     ]
+
+
+# Training whose largest matrix product has fewer multiply-adds than this runs BLAS on one thread:
+# on the 2-core dev machine a second OpenBLAS thread made such products slower or no faster even
+# when idle, and on a busy machine its spin-waiting stalls every step (benches/NOTES.md, "BLAS
+# threads for small products").
+SERIAL_BLAS_BELOW = 8_000_000
+
+
+@contextlib.contextmanager
+def serial_blas_if_small(largest_product: int) -> Iterator[None]:
+    """Run the block with one BLAS thread when ``largest_product`` is below ``SERIAL_BLAS_BELOW``.
+
+    Parameters
+    ----------
+    largest_product : int
+        Multiply-adds of the largest matrix product the block makes (rows × fan-in × fan-out).
+
+    Notes
+    -----
+    BLAS threads are a process-wide setting: two threads training at once may restore each
+    other's count early, which changes speed, never results. The previous count (the user's
+    :func:`set_num_threads`, or BLAS's own) is restored on exit.
+    """
+    if largest_product >= SERIAL_BLAS_BELOW:
+        yield
+        return
+    limiter = _blas().limit(limits=1, user_api="blas")
+    try:
+        yield
+    finally:
+        limiter.restore_original_limits()
