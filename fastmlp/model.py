@@ -75,6 +75,43 @@ class History:
         return dict(self.__dict__)
 
 
+def _epoch_line(epoch: int, epochs: int, history: History) -> str:
+    """fit's verbose line for an epoch."""
+    parts = [
+        f"epoch {epoch + 1}/{epochs}",
+        f"loss {history.loss[-1]:.4f}",
+        f"train acc {history.train_accuracy[-1]:.4f}",
+    ]
+    if history.val_loss:
+        parts += [f"val loss {history.val_loss[-1]:.4f}", f"val acc {history.val_accuracy[-1]:.4f}"]
+    return "  ".join(parts)
+
+
+class _BestEpoch:
+    """fit's record of the epoch with the lowest validation loss; with ``patience`` (early
+    stopping) it keeps that epoch's parameters, to restore them when training ends."""
+
+    def __init__(self, patience: int | None) -> None:
+        self.patience, self.loss, self.state, self.waited = patience, np.inf, None, 0
+
+    def update(self, model: Any, epoch: int, history: History, val: dict[str, float]) -> None:
+        history.val_loss.append(val["loss"])
+        history.val_accuracy.append(val.get("accuracy", val.get("r2", float("nan"))))
+        if val["loss"] < self.loss:
+            self.loss, self.waited, history.best_epoch = val["loss"], 0, epoch
+            if self.patience is not None:
+                self.state = model.get_state()
+        else:
+            self.waited += 1
+
+    def exhausted(self) -> bool:
+        return self.patience is not None and self.waited >= self.patience
+
+    def restore(self, model: Any) -> None:
+        if self.state is not None:
+            model.set_state(self.state)
+
+
 class Sequential:
     """A stack of layers and a loss.
 
@@ -422,87 +459,83 @@ class Sequential:
         """
         start = time.perf_counter()
         optimizer = optim_lib.get(optimizer)
-        X = self._inputs(X)
-        y_all = self.loss.targets(y, X.shape[0], self.n_outputs)
         epochs = chk.integer(epochs, "epochs", 1)
         batch_size = chk.integer(batch_size, "batch_size", 1)
-        split = chk.number(validation_split, "validation_split", 0.0, 1.0, high_open=True)
-        if validation_data is None and split > 0:
-            n_val = max(1, round(split * X.shape[0]))
-            if n_val >= X.shape[0]:
-                raise ValueError("validation_split leaves no training rows")
-            validation_data = (X[-n_val:], y_all[-n_val:])
-            X, y_all = X[:-n_val], y_all[:-n_val]
-        elif validation_data is not None:  # validated before any step changes the model
-            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a pair (X_val, y_val)")
-            X_val = self._inputs(validation_data[0], "X_val")
-            validation_data = (X_val, self.loss.targets(validation_data[1], X_val.shape[0], self.n_outputs))
+        X, y_all, validation_data = self._fit_data(X, y, validation_data, validation_split)
         if early_stopping is not None:
             early_stopping = chk.integer(early_stopping, "early_stopping", 1)
             if validation_data is None:
                 raise ValueError("early_stopping needs validation_data or validation_split")
         rng = np.random.default_rng([self.seed, 0xF17])
         history = History()
-        best_loss, best_state, waited = np.inf, None, 0
+        best = _BestEpoch(early_stopping)
         n = X.shape[0]
         record = EpochRecord(self, track_dead_relu)
         # small products: one BLAS thread (a second one does not pay there, and stalls on a busy machine)
         with threads.serial_blas_if_small(self.largest_product(min(batch_size, n))):
             for epoch in range(epochs):
                 order = rng.permutation(n) if shuffle else np.arange(n)
-                total, seen = 0.0, 0
-                record.reset()
-                for i in range(0, n, batch_size):
-                    idx = order[i : i + batch_size]
-                    # X and y_all were validated above, whole: a row subset needs no second look
-                    total += self._train_batch(X[idx], y_all[idx], optimizer, record) * len(idx)
-                    seen += len(idx)
-                history.loss.append(total / seen)
+                history.loss.append(self._train_epoch(X, y_all, order, batch_size, optimizer, record))
                 history.lr.append(optimizer.lr)
                 if self.non_finite_parameter():  # an update overflowed after the epoch's last finite loss
                     raise TrainingDiverged(self._diverged_message(f"after epoch {epoch + 1}", optimizer))
                 if evaluate_train or not record.usable:
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        train_eval = self.evaluate(X, y_all)
-                    if not np.isfinite(train_eval["loss"]):
-                        what = f"after epoch {epoch + 1} the loss on the training data is {train_eval['loss']}"
-                        raise TrainingDiverged(self._diverged_message(what, optimizer))
-                    history.train_accuracy.append(train_eval.get("accuracy", train_eval.get("r2", float("nan"))))
+                    history.train_accuracy.append(self._evaluate_training_set(X, y_all, epoch, optimizer))
                 else:
                     history.train_accuracy.append(record.accuracy())
                 if validation_data is not None:
-                    val = self.evaluate(*validation_data)
-                    history.val_loss.append(val["loss"])
-                    history.val_accuracy.append(val.get("accuracy", val.get("r2", float("nan"))))
-                    if val["loss"] < best_loss:
-                        best_loss, waited, history.best_epoch = val["loss"], 0, epoch
-                        if early_stopping is not None:
-                            best_state = self.get_state()
-                    else:
-                        waited += 1
+                    best.update(self, epoch, history, self.evaluate(*validation_data))
                 if track_dead_relu:
                     history.dead_relu.append(record.dead_fractions())
                 optimizer.epoch_end()
                 if verbose:
-                    parts = [
-                        f"epoch {epoch + 1}/{epochs}",
-                        f"loss {history.loss[-1]:.4f}",
-                        f"train acc {history.train_accuracy[-1]:.4f}",
-                    ]
-                    if history.val_loss:
-                        parts += [f"val loss {history.val_loss[-1]:.4f}", f"val acc {history.val_accuracy[-1]:.4f}"]
-                    print("  ".join(parts))
+                    print(_epoch_line(epoch, epochs, history))
                 stop = any(bool(cb(epoch, history, self)) for cb in callbacks)
-                if early_stopping is not None and waited >= early_stopping:
-                    history.stopped_early = True
-                    stop = True
-                if stop:
+                history.stopped_early = best.exhausted()
+                if stop or history.stopped_early:
                     break
-            if best_state is not None:
-                self.set_state(best_state)
+            best.restore(self)
         history.seconds = time.perf_counter() - start
         return history
+
+    def _fit_data(self, X: Any, y: Any, validation_data: Any, validation_split: Any) -> tuple:
+        """fit's data, validated once, whole: (X, targets, validation pair or None); a
+        ``validation_split`` holds out the LAST rows."""
+        X = self._inputs(X)
+        y_all = self.loss.targets(y, X.shape[0], self.n_outputs)
+        split = chk.number(validation_split, "validation_split", 0.0, 1.0, high_open=True)
+        if validation_data is None and split > 0:
+            n_val = max(1, round(split * X.shape[0]))
+            if n_val >= X.shape[0]:
+                raise ValueError("validation_split leaves no training rows")
+            return X[:-n_val], y_all[:-n_val], (X[-n_val:], y_all[-n_val:])
+        if validation_data is not None:  # validated before any step changes the model
+            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a pair (X_val, y_val)")
+            X_val = self._inputs(validation_data[0], "X_val")
+            validation_data = (X_val, self.loss.targets(validation_data[1], X_val.shape[0], self.n_outputs))
+        return X, y_all, validation_data
+
+    def _train_epoch(
+        self, X: np.ndarray, targets: np.ndarray, order: np.ndarray, batch_size: int, optimizer: Any, record: Any
+    ) -> float:
+        """One pass of steps over the rows in ``order``; the epoch's mean loss."""
+        total = 0.0
+        record.reset()
+        for i in range(0, X.shape[0], batch_size):
+            idx = order[i : i + batch_size]
+            # X and targets were validated whole by fit: a row subset needs no second look
+            total += self._train_batch(X[idx], targets[idx], optimizer, record) * len(idx)
+        return total / X.shape[0]
+
+    def _evaluate_training_set(self, X: np.ndarray, targets: np.ndarray, epoch: int, optimizer: Any) -> float:
+        """Accuracy (R² for regression) of the model on the whole training set, after an epoch."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            train_eval = self.evaluate(X, targets)
+        if not np.isfinite(train_eval["loss"]):
+            what = f"after epoch {epoch + 1} the loss on the training data is {train_eval['loss']}"
+            raise TrainingDiverged(self._diverged_message(what, optimizer))
+        return train_eval.get("accuracy", train_eval.get("r2", float("nan")))
 
     def largest_product(self, rows: int) -> int:
         """Multiply-adds of the largest matrix product a training step on ``rows`` rows makes."""
