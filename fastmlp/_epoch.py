@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
 from .layers import Dense, ReLU
+from .ops._dispatch import kernel
 
 
 def relu_layers(layers: list[Any]) -> list[int]:
@@ -57,7 +57,10 @@ class EpochRecord:
             out = _training_output(self.model.layers[i])
             if self.fired[i].size != out.shape[1]:
                 self.fired[i] = np.zeros(out.shape[1], dtype=bool)
-            self.fractions[i] = ops.dead_relu_fraction(out, self.fired[i], backend=self.model.backend)
+            # the driver, not the door: out is the layer's own C-contiguous training output and
+            # fired this record's own C-contiguous flags of its width (what the door would check)
+            driver = kernel("dead_relu_fraction", self.model.backend, out)
+            self.fractions[i] = driver(out, self.fired[i])
         if type(scores) is not np.ndarray:
             self.usable = False
             return

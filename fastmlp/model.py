@@ -290,8 +290,7 @@ class Sequential:
         """:meth:`train_step` on a batch already validated: ``X`` finite, C-contiguous, of the
         model's dtype and width, ``targets`` checked by ``loss.targets`` (``fit`` validates the
         whole training set once, then passes row subsets of it; so does the scikit-learn adapter's
-        ``fit``). ``record`` takes the step's
-        scores for the epoch's statistics."""
+        ``fit``). ``record`` takes the step's scores for the epoch's statistics."""
         # overflow is reported below as TrainingDiverged, with advice, instead of as NumPy warnings
         with np.errstate(over="ignore", invalid="ignore"):
             scores = self._forward(X, True, step_seed(self.seed, self.steps))

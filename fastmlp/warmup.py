@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 
@@ -40,12 +39,12 @@ def warmup(backend: str | None = None, dtypes: Iterable[str] = ("float32", "floa
     return spent
 
 
-def numba_cache_dir() -> str:
-    """The directory Numba caches the ``numba`` backend's kernels in (``kernels/numba_cpu/_cache.py``:
-    a per-user cache root, one folder per kernels source folder)."""
+def numba_cache_dir() -> str | None:
+    """The directory Numba caches the ``numba`` backend's kernels in (``kernels/numba_cpu/_cache.py``),
+    or None where it cannot be written (Numba then caches elsewhere, by its own rules)."""
     from .kernels.numba_cpu import _cache
 
-    return os.path.join(_cache.cache_root(), _cache.KernelTreeLocator.get_suitable_cache_subpath(_cache.__file__))
+    return _cache.cache_dir(_cache.__file__)
 
 
 def cached_numba_kernels() -> int | None:
@@ -67,7 +66,7 @@ def cached_numba_kernels() -> int | None:
     from .kernels.numba_cpu import _cache
 
     directory = numba_cache_dir()
-    if not _writable_dir(directory):
+    if directory is None:
         return None
     count = 0
     for name in os.listdir(directory):
@@ -78,13 +77,3 @@ def cached_numba_kernels() -> int | None:
             except Exception:  # a truncated or corrupt index: Numba recompiles and rewrites it
                 continue
     return count
-
-
-def _writable_dir(directory: str) -> bool:
-    """Whether Numba can cache in ``directory``, tested as its locator tests it (by creating a file)."""
-    try:
-        os.makedirs(directory, exist_ok=True)
-        tempfile.TemporaryFile(dir=directory).close()
-    except OSError:
-        return False
-    return True

@@ -103,7 +103,7 @@ def test_every_shipped_benchmark_names_its_contender(tmp_path):
 
     suites = Path(report.__file__).parent
     listing = tmp_path / "contenders.json"
-    cmd = bench_cli._pytest(suites, str(tmp_path), "--collect-only", "--list-contenders", str(listing))
+    cmd = bench_cli._pytest(suites, "--collect-only", "--list-contenders", str(listing))
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     names = set(json.loads(listing.read_text()))

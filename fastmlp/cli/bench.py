@@ -85,7 +85,7 @@ def _check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     return {"paths": paths, "old": old}
 
 
-def _pytest(suites: Path, workdir: str, *extra: str) -> list[str]:
+def _pytest(suites: Path, *extra: str) -> list[str]:
     """The child pytest: the shipped suites with their own settings, whatever the current directory
     holds (``-c os.devnull`` keeps a project's pytest configuration out)."""
     return [
@@ -97,7 +97,7 @@ def _pytest(suites: Path, workdir: str, *extra: str) -> list[str]:
 
 def _contenders(suites: Path, workdir: str, select: str | None, env: dict[str, str]) -> list[str]:
     listing = os.path.join(workdir, "contenders.json")
-    cmd = _pytest(suites, workdir, "--collect-only", "--list-contenders", listing) + (["-k", select] if select else [])
+    cmd = _pytest(suites, "--collect-only", "--list-contenders", listing) + (["-k", select] if select else [])
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     usage = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("ERROR: ")]
     if proc.returncode == 4 and usage:  # pytest's usage error: a -k expression it cannot parse
@@ -112,12 +112,12 @@ def _contenders(suites: Path, workdir: str, select: str | None, env: dict[str, s
 
 def _run_contender(suites: Path, workdir: str, name: str, args: argparse.Namespace, env: dict[str, str]) -> dict:
     """One contender's benchmarks in a fresh process; its pytest-benchmark document."""
-    part = os.path.join(workdir, f"part-{len(os.listdir(workdir))}.json")
+    part = os.path.join(workdir, f"part-{name}.json")
     timing = [
         "--benchmark-enable", "--benchmark-only", f"--benchmark-json={part}", "--benchmark-min-rounds=3",
         f"--benchmark-max-time={0.5 if args.full else 0.02}", "--benchmark-disable-gc", "--benchmark-columns=median",
     ]  # fmt: skip
-    cmd = _pytest(suites, workdir, "--contender", name, *timing) + (["-k", args.select] if args.select else [])
+    cmd = _pytest(suites, "--contender", name, *timing) + (["-k", args.select] if args.select else [])
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
     if proc.returncode != 0 or not os.path.exists(part):
         raise RuntimeError(

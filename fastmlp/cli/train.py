@@ -266,15 +266,16 @@ def _compile_kernels(args: argparse.Namespace, net: Any, data: _Data) -> float:
 
 
 # Rows the warm-up evaluates: the model's evaluation block (the batch_size of
-# Sequential.predict_scores and dead_relu_fractions). Kernels choose serial or chunked-parallel
-# code by size, so the evaluations after each epoch call other kernels than the training steps.
+# Sequential.predict_scores). Kernels choose serial or chunked-parallel code by size, so the
+# validation after each epoch calls other kernels than the training steps.
 EVALUATION_ROWS = 4096
 
 
 def _first_calls(args: argparse.Namespace, net: Any, data: _Data) -> None:
     """What an epoch calls, once, on a copy of the model (the real one must start untouched):
-    training steps on one batch, then the evaluations fit makes after each epoch on a full-size
-    block, so that each kernel training will call is compiled (or loaded from the cache) now."""
+    training steps on one batch (the dead-ReLU record included), then the evaluation fit makes
+    after each epoch on a full-size block, so that each kernel training will call is compiled (or
+    loaded from the cache) now."""
     model = net.copy()
     rows = min(len(data.Xtr), args.batch_size)
     optimizer = _optimizer(args.optimizer, args.lr, args.weight_decay)
@@ -284,7 +285,6 @@ def _first_calls(args: argparse.Namespace, net: Any, data: _Data) -> None:
         return  # the real training reports it, if it diverges too
     block = slice(0, EVALUATION_ROWS)
     model.evaluate(data.Xtr[block], data.ytr[block])
-    model.dead_relu_fractions(data.Xtr[block])
 
 
 def _fit(

@@ -24,6 +24,7 @@ classes, ahead of the defaults, and applies only to files of this package.
 import functools
 import hashlib
 import os
+import tempfile
 
 from numba.core import caching, config
 from numba.misc.appdirs import AppDirs
@@ -42,6 +43,19 @@ def cache_root():
     if chosen:
         return os.path.abspath(os.path.expanduser(chosen))
     return os.path.join(AppDirs(appname="fastmlp", appauthor=False).user_cache_dir, "numba")
+
+
+def cache_dir(py_file):
+    """The folder the kernels of ``py_file`` are cached in, created if missing; None where it
+    cannot be written (Numba's own locators then take over). The test is Numba's own
+    (``ensure_cache_path``): create the folder, then a temporary file in it."""
+    path = os.path.join(cache_root(), _CacheLocator.get_suitable_cache_subpath(py_file))
+    try:
+        os.makedirs(path, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError:
+        return None
+    return path
 
 
 SOURCE_SUFFIXES = (".py", ".pyx", ".pxd", ".h")
@@ -65,9 +79,9 @@ def tree_stamp():
 class KernelTreeLocator(_CacheLocator):
     """Kernel caches in the per-user directory, stamped with the whole kernels tree (module docstring)."""
 
-    def __init__(self, py_func, py_file):
+    def __init__(self, py_func, cache_path):
         self._lineno = py_func.__code__.co_firstlineno
-        self._cache_path = os.path.join(cache_root(), self.get_suitable_cache_subpath(py_file))
+        self._cache_path = cache_path
 
     def get_cache_path(self):
         return self._cache_path
@@ -82,12 +96,8 @@ class KernelTreeLocator(_CacheLocator):
     def from_function(cls, py_func, py_file):
         if not os.path.abspath(py_file).startswith(KERNELS_DIR + os.sep):
             return None
-        locator = cls(py_func, py_file)
-        try:
-            locator.ensure_cache_path()
-        except OSError:  # no writable cache directory: Numba's own locators take it
-            return None
-        return locator
+        path = cache_dir(py_file)
+        return None if path is None else cls(py_func, path)
 
 
 if KernelTreeLocator not in _CacheImpl._locator_classes:
