@@ -40,52 +40,57 @@ class EpochRecord:
     def __init__(self, model: Any, track_dead_relu: bool) -> None:
         self.model, self.kind = model, model.loss.kind
         self.relu = relu_layers(model.layers) if track_dead_relu else []
-        self.fired: dict[int, np.ndarray] = {}
         self.usable = True  # False once a step's scores are not NumPy (device arrays)
+        self.stats = np.zeros(4)  # rows, hits, elements, Σ squared residuals
+        self.target_sum, self.target_squares = np.zeros(model.n_outputs), np.zeros(model.n_outputs)
+        self.fired = {i: np.zeros(model.layers[i].n_out or 0, dtype=bool) for i in self.relu}
         self.reset()
 
     def reset(self) -> None:
-        self.rows, self.hits, self.elements = 0, 0.0, 0
-        self.residual = self.target_sum = self.target_squares = 0.0
-        for i in self.relu:
-            self.fired[i] = np.zeros(self.model.layers[i].n_out or 0, dtype=bool)
-        self.fractions = dict.fromkeys(self.relu, 0.0)
+        """Start a new epoch. The arrays are zeroed in place: the compiled training path
+        (fastmlp/_plan.py) holds them and adds to them itself."""
+        self.stats[:] = 0.0
+        self.target_sum[:] = 0.0
+        self.target_squares[:] = 0.0
+        for fired in self.fired.values():
+            fired[:] = False
 
     def record(self, scores: Any, targets: np.ndarray) -> None:
         """One step's scores (before the update) and the batch's validated targets."""
         for i in self.relu:
             out = _training_output(self.model.layers[i])
-            if self.fired[i].size != out.shape[1]:
+            if self.fired[i].size != out.shape[1]:  # a ReLU layer learns its width from its input
                 self.fired[i] = np.zeros(out.shape[1], dtype=bool)
             # the driver, not the door: out is the layer's own C-contiguous training output and
             # fired this record's own C-contiguous flags of its width (what the door would check)
-            driver = kernel("dead_relu_fraction", self.model.backend, out)
-            self.fractions[i] = driver(out, self.fired[i])
+            kernel("dead_relu_fraction", self.model.backend, out)(out, self.fired[i])
         if type(scores) is not np.ndarray:
             self.usable = False
             return
         pred = self.model.loss.predict(scores)
-        self.rows += scores.shape[0]
+        stats = self.stats
+        stats[0] += scores.shape[0]
         if self.kind == "classification":
-            self.hits += int(np.count_nonzero(pred == targets))
+            stats[1] += np.count_nonzero(pred == targets)
         elif self.kind == "multilabel":
-            self.hits += int(np.count_nonzero(pred == (targets > 0)))
-            self.elements += targets.size
+            stats[1] += np.count_nonzero(pred == (targets > 0))
+            stats[2] += targets.size
         else:
             t = np.asarray(targets, dtype=np.float64)
-            self.residual += float(((pred - t) ** 2).sum())
+            stats[3] += float(((pred - t) ** 2).sum())
             self.target_sum += t.sum(axis=0)
             self.target_squares += (t**2).sum(axis=0)
 
     def accuracy(self) -> float:
         """Accuracy over the epoch's rows (per element for multi-label; R² for regression)."""
+        rows, hits, elements, residual = (float(v) for v in self.stats)
         if self.kind == "classification":
-            return self.hits / self.rows
+            return hits / rows
         if self.kind == "multilabel":
-            return self.hits / self.elements
-        total = float(np.sum(self.target_squares - np.square(self.target_sum) / self.rows))
-        return 1.0 - self.residual / total if total > 0 else 0.0
+            return hits / elements
+        total = float(np.sum(self.target_squares - np.square(self.target_sum) / rows))
+        return 1.0 - residual / total if total > 0 else 0.0
 
     def dead_fractions(self) -> list[float]:
         """Per ReLU layer, the fraction of its units that fired on no training row of the epoch."""
-        return [self.fractions[i] for i in self.relu]
+        return [float(1.0 - self.fired[i].mean()) if self.fired[i].size else 0.0 for i in self.relu]

@@ -226,6 +226,13 @@ def kernel(op: str, backend: str | None = None) -> Callable[..., Any]:
     return fn
 
 
+def compiled_steps(backend: str | None = None) -> ModuleType | None:
+    """The backend's whole-run training path (its ``compiled_steps`` module: ``train_steps``,
+    ``takes``, the codes it knows), or None where the backend has none (fastmlp/_plan.py)."""
+    module, _ = _load(_check_usable(backend or get_backend()))
+    return getattr(module, "compiled_steps", None)
+
+
 def is_device_array(x: Any) -> bool:
     """True for CUDA device arrays (Numba, CuPy, torch CUDA, and the Numba simulator's stand-in):
     they select the ``cuda`` backend (``fastmlp.kernels._device.is_device``)."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from . import backends, ops, threads
+from . import _plan, backends, ops, threads
 from . import losses as loss_lib
 from . import optim as optim_lib
 from ._epoch import EpochRecord, relu_layers
@@ -282,7 +282,51 @@ class Sequential:
         """
         optimizer = optim_lib.get(optimizer)
         X = self._inputs(X)
-        return self._train_batch(X, self.loss.targets(y, X.shape[0], self.n_outputs), optimizer)
+        targets = self._targets(y, X.shape[0])
+        rows = X.shape[0]
+        plan = self._compiled(optimizer, rows)
+        if plan is None:
+            return self._train_batch(X, targets, optimizer)
+        done, total, bad = plan.run(X, targets, plan.order(rows), rows, plan.learning_rates(optimizer.lr))
+        if not done:
+            raise TrainingDiverged(self._diverged_message(f"loss is {bad} at step {self.steps}", optimizer))
+        return total / rows
+
+    def _targets(self, y: Any, n_rows: int) -> np.ndarray:
+        """Training targets, validated: labels, or a target matrix in the model's dtype (the
+        loss then runs in it, as the scores do)."""
+        targets = self.loss.targets(y, n_rows, self.n_outputs)
+        if targets.ndim == 2 and type(targets) is np.ndarray:
+            targets = np.ascontiguousarray(targets, dtype=self.dtype)
+        return targets
+
+    # Train with the compiled path (fastmlp/_plan.py) wherever it takes the model; False keeps
+    # the layered path (one kernel call per op), e.g. to compare the two.
+    compiled: bool = True
+
+    def training_path(self, optimizer: Any = "momentum", batch_size: int = 64) -> str:
+        """``"compiled"`` when training steps with ``optimizer`` on batches of ``batch_size``
+        rows run as one compiled call per epoch (``fit``) or step (``train_step``), else
+        ``"layered: <why>"`` (one kernel call per op)."""
+        optimizer = optim_lib.get(optimizer)
+        batch_size = chk.integer(batch_size, "batch_size", 1)
+        if not self.compiled:
+            return "layered: model.compiled is False"
+        reason = _plan.reason_not(self, optimizer, batch_size)
+        return "compiled" if reason is None else f"layered: {reason}"
+
+    def _compiled(self, optimizer: Any, rows: int) -> _plan.CompiledSteps | None:
+        """The compiled path bound to this model and ``optimizer`` for batches of up to ``rows``
+        rows (built on first use, rebuilt when what it bound changed), or None where it does not
+        take them."""
+        plan = self.__dict__.get("_plan")
+        if plan is not None and plan.bound_to(self, optimizer, rows):
+            return plan
+        self._plan = None
+        if not self.compiled or _plan.reason_not(self, optimizer, rows) is not None:
+            return None
+        self._plan = _plan.CompiledSteps(self, optimizer, rows)
+        return self._plan
 
     def _train_batch(
         self, X: np.ndarray, targets: np.ndarray, optimizer: Any, record: EpochRecord | None = None
@@ -349,6 +393,7 @@ class Sequential:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_dscores", None)  # scratch, not state
+        state.pop("_plan", None)  # bound to this model's arrays: a copy binds its own
         return state
 
     def predict_scores(self, X: Any, batch_size: int = 4096) -> np.ndarray:
@@ -501,7 +546,7 @@ class Sequential:
         """fit's data, validated once, whole: (X, targets, validation pair or None); a
         ``validation_split`` holds out the LAST rows."""
         X = self._inputs(X)
-        y_all = self.loss.targets(y, X.shape[0], self.n_outputs)
+        y_all = self._targets(y, X.shape[0])
         split = chk.number(validation_split, "validation_split", 0.0, 1.0, high_open=True)
         if validation_data is None and split > 0:
             n_val = max(1, round(split * X.shape[0]))
@@ -519,13 +564,42 @@ class Sequential:
         self, X: np.ndarray, targets: np.ndarray, order: np.ndarray, batch_size: int, optimizer: Any, record: Any
     ) -> float:
         """One pass of steps over the rows in ``order``; the epoch's mean loss."""
-        total = 0.0
         record.reset()
-        for i in range(0, X.shape[0], batch_size):
-            idx = order[i : i + batch_size]
-            # X and targets were validated whole by fit: a row subset needs no second look
+        return self._train_rows(X, targets, order, batch_size, optimizer, record) / X.shape[0]
+
+    def _train_rows(
+        self,
+        X: np.ndarray,
+        targets: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        optimizer: Any,
+        record: EpochRecord | None = None,
+        learning_rates: np.ndarray | None = None,
+    ) -> float:
+        """Training steps over the rows of ``order`` in batches of ``batch_size``; returns
+        Σ (loss + penalty) · rows. ``learning_rates`` (one per batch) replaces the optimizer's
+        ``lr0`` step by step (the scikit-learn adapter's schedules). X and targets were
+        validated whole (fit, the adapter's fit): row subsets need no second look. One compiled
+        call where the compiled path takes the model, else one layered step per batch."""
+        rows = min(batch_size, order.shape[0])
+        batches = -(-order.shape[0] // batch_size)
+        plan = self._compiled(optimizer, rows)
+        if plan is not None:
+            lrs = np.full(batches, optimizer.lr) if learning_rates is None else learning_rates
+            done, total, bad = plan.run(X, targets, order, rows, lrs, record)
+            if learning_rates is not None:
+                optimizer.lr0 = float(learning_rates[done - 1 if done else 0])
+            if done < batches:
+                raise TrainingDiverged(self._diverged_message(f"loss is {bad} at step {self.steps}", optimizer))
+            return total
+        total = 0.0
+        for k in range(batches):
+            idx = order[k * batch_size : (k + 1) * batch_size]
+            if learning_rates is not None:
+                optimizer.lr0 = float(learning_rates[k])
             total += self._train_batch(X[idx], targets[idx], optimizer, record) * len(idx)
-        return total / X.shape[0]
+        return total
 
     def _evaluate_training_set(self, X: np.ndarray, targets: np.ndarray, epoch: int, optimizer: Any) -> float:
         """Accuracy (R² for regression) of the model on the whole training set, after an epoch."""

@@ -188,9 +188,9 @@ class _BaseMLP(BaseEstimator):
             self._rng = np.random.default_rng(self.model_.seed)
             self._lr = self.learning_rate_init
             self._best_state = None
-        # validated once per fit, whole; the steps below take row subsets (Sequential._train_batch)
+        # validated once per fit, whole; the steps below take row subsets (Sequential._train_rows)
         X = self.model_._inputs(X)
-        targets = self.model_.loss.targets(targets, X.shape[0], self.model_.n_outputs)
+        targets = self.model_._targets(targets, X.shape[0])
         Xv = yv = None
         if self.early_stopping and not incremental:
             n_val = max(1, int(self.validation_fraction * X.shape[0]))
@@ -211,12 +211,8 @@ class _BaseMLP(BaseEstimator):
         with threads.serial_blas_if_small(self.model_.largest_product(bs)):  # as Sequential.fit
             for _ in range(epochs):
                 order = self._rng.permutation(n) if self.shuffle else np.arange(n)
-                total = 0.0
-                for i in range(0, n, bs):
-                    idx = order[i : i + bs]
-                    self._opt.lr0 = self._current_lr()
-                    total += self.model_._train_batch(X[idx], targets[idx], self._opt) * len(idx)
-                    self.t_ += len(idx)
+                total = self.model_._train_rows(X, targets, order, bs, self._opt, None, self._learning_rates(n, bs))
+                self.t_ += n
                 self.n_iter_ += 1
                 self.loss_ = total / n
                 self.loss_curve_.append(self.loss_)
@@ -237,10 +233,13 @@ class _BaseMLP(BaseEstimator):
         self._export()
         return self
 
-    def _current_lr(self) -> float:
+    def _learning_rates(self, n: int, batch_size: int) -> np.ndarray:
+        """The learning rate of each batch of an epoch over ``n`` rows: scikit-learn's
+        ``invscaling`` decays it with the samples seen (``t_``) before the batch."""
+        starts = np.arange(0, n, batch_size)
         if self.solver == "sgd" and self.learning_rate == "invscaling":
-            return self.learning_rate_init / max(self.t_ + 1, 1) ** self.power_t
-        return getattr(self, "_lr", self.learning_rate_init)
+            return self.learning_rate_init / np.maximum(self.t_ + starts + 1, 1).astype(np.float64) ** self.power_t
+        return np.full(starts.shape[0], getattr(self, "_lr", self.learning_rate_init))
 
     def _stop(self, Xv: Any, yv: Any) -> bool:
         """scikit-learn's rule: stop after n_iter_no_change epochs without a tol improvement."""

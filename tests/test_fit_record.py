@@ -57,18 +57,22 @@ def _count_forwards(net):
     return calls
 
 
-def test_fit_makes_no_evaluation_pass_unless_asked():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_fit_makes_no_evaluation_pass_unless_asked(compiled):
     X, y = _data(n=100)
-    net = fastmlp.MLP([6, 16, 3], seed=0)
+    net = fastmlp.MLP([6, 16, 3], seed=0, backend="numba")
+    net.compiled = compiled
+    assert net.training_path("adam", 25).startswith("compiled" if compiled else "layered")
+    steps = 0 if compiled else 8  # 4 steps per epoch, dead ReLUs included; compiled: not through the layer
     calls = _count_forwards(net)
     net.fit(X, y, epochs=2, batch_size=25, optimizer="adam")
-    assert calls == {"training": 8, "evaluation": 0}  # 4 steps per epoch, dead ReLUs included
+    assert calls == {"training": steps, "evaluation": 0}
     calls.update(training=0, evaluation=0)
     net.fit(X, y, epochs=2, batch_size=25, optimizer="adam", validation_data=(X[:10], y[:10]))
-    assert calls == {"training": 8, "evaluation": 2}  # the validation data, once per epoch
+    assert calls == {"training": steps, "evaluation": 2}  # the validation data, once per epoch
     calls.update(training=0, evaluation=0)
     history = net.fit(X, y, epochs=2, batch_size=25, optimizer="adam", evaluate_train=True)
-    assert calls == {"training": 8, "evaluation": 2}
+    assert calls == {"training": steps, "evaluation": 2}
     assert history.train_accuracy[-1] == pytest.approx(net.evaluate(X, y)["accuracy"])
 
 

@@ -3,3 +3,4 @@
 from .._exports import export as _export
 
 _export(globals(), __name__)
+from . import epoch as compiled_steps  # noqa: E402 - the whole-run training path (fastmlp/_plan.py)

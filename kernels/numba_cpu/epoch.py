@@ -1,0 +1,342 @@
+"""Many training steps in ONE compiled call, for networks of Dense layers whose every epilogue fits
+one chunk (the layered path would run each kernel serially anyway): per step, gather the batch's
+rows, then for each layer the GEMM (BLAS, into preallocated buffers) and the fused epilogue, the
+loss, the backward epilogues and GEMMs, the penalty and the optimizer update. Between kernels
+there is no Python: on a small network that is most of a layered step (benches/NOTES.md,
+"Compiled steps").
+
+Every elementwise kernel is the one the layered path calls for a single chunk (dense.py's row
+workers, losses.py's, optim.py's _update), with the same arguments; the dropout key of step s is
+the layered path's ``step_seed(seed, s)``. So masks are the same bits, and parameters differ only
+by the BLAS library (Numba calls SciPy's OpenBLAS, NumPy its own) and the penalty's summation
+order (it is reported, never used in a gradient).
+
+Arrays per layer come in typed lists; the buffers are sized for the largest batch and sliced to
+each batch's rows (a leading-rows slice of a C array is C-contiguous: BLAS takes it as is):
+(outs, dxs, dws, dbs, btile, dzs, acc, tmp, no_pre, xb, yb, tb). Per layer l: outs[l] its training
+output, dxs[l] the gradient wrt that output (dxs[-1] the loss's dscores), dzs[l] the gradient
+before its activation, dws[l]/dbs[l] its parameters' gradients, acc[l] the float64 bias-gradient
+sums, btile[l] its bias tiled (dense.py's b_tiled). tmp (2, SEG) and no_pre (0, 0) are
+dense.py's backward scratch and empty pre-activation; xb, yb, tb the batch's rows, labels and
+targets; stage and words: rng.fill_words's scratch.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..activation_table import CODES
+from ._common import ERROR_MODEL, SEG, n_chunks
+from ._denormals import flush_denormals, restore_mode
+from ._rowops import _bias_rows, _colsum_rows
+from ._table_loops import HAND_WRITTEN
+from .dense import _backward_rows, _forward_rows
+from .losses import ATTRIBUTE_HINGE, L1, L2, SIGMOID_CE, _pointwise, _softmax_rows, _svm_rows
+from .optim import _update
+from .rng import keep_threshold
+
+# loss codes: the pointwise ones are losses.py's own (SIGMOID_CE, ATTRIBUTE_HINGE, L2, L1)
+SOFTMAX, SVM, SQUARED_HINGE = 10, 11, 12
+POINTWISE = (SIGMOID_CE, ATTRIBUTE_HINGE, L2, L1)
+# what a step's scores are counted as in the epoch's record (fastmlp/_epoch.py): class hits,
+# per-element hits of a 0/1 prediction (score > 0), or regression residuals
+CLASSES, ATTRIBUTES, VALUES = range(3)
+# hyper layout: lr is per step (its own array); these are the optimizer's constants
+H_MOMENTUM, H_BETA1, H_BETA2, H_DECAY, H_EPS = range(5)
+
+# what the API's plan (fastmlp/_plan.py) reads: codes by name, and which models this path takes
+LOSSES = {
+    "softmax": (SOFTMAX, CLASSES),
+    "svm": (SVM, CLASSES),
+    "squared_hinge": (SQUARED_HINGE, CLASSES),
+    "sigmoid": (SIGMOID_CE, ATTRIBUTES),
+    "attribute_hinge": (ATTRIBUTE_HINGE, ATTRIBUTES),
+    "l2": (L2, VALUES),
+    "l1": (L1, VALUES),
+}
+OPTIMIZERS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "rmsprop": 4, "adagrad": 5}
+ACTIVATIONS = {name: CODES[name] for name in HAND_WRITTEN}
+__all__ = ["ACTIVATIONS", "LOSSES", "OPTIMIZERS", "SEG", "keep_threshold", "takes", "train_steps"]
+
+
+def takes(rows, widths):
+    """True when every epilogue of a step on ``rows`` rows (layers of output ``widths``) is one
+    chunk: the layered path would run them serially too, so one compiled call loses no threads."""
+    return all(n_chunks(rows, m) == 1 for m in widths)
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def step_key(seed, step):
+    """SplitMix64 of (seed, step): the dropout key of a training step (fastmlp.model.step_seed)."""
+    z = seed + np.uint64(step + 1) * _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _gather(X, order, lo, nb, xb):
+    """xb[:nb] <- rows order[lo : lo + nb] of X (2-d; labels go through _gather_labels)."""
+    for i in range(nb):
+        src = X[order[lo + i]]
+        dst = xb[i]
+        for j in range(src.shape[0]):
+            dst[j] = src[j]
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _gather_labels(y, order, lo, nb, yb):
+    for i in range(nb):
+        yb[i] = y[order[lo + i]]
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _tile(b, bt):
+    """bt[k] <- b[k % M]: dense.py's b_tiled, so any flat segment's bias is one slice."""
+    m = b.shape[0]
+    for start in range(0, bt.shape[0], m):
+        part = bt[start : start + m]
+        for j in range(part.shape[0]):
+            part[j] = b[j]
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _loss(loss_code, margin, scores, yb, tb, d, nb):
+    """Mean data loss of the batch (float64); dscores into d (losses.py's single-chunk workers)."""
+    if loss_code == SOFTMAX:
+        return _softmax_rows(scores, yb, d, nb, 0, nb) / nb
+    if loss_code in (SVM, SQUARED_HINGE):
+        return _svm_rows(scores, yb, d, margin, loss_code == SQUARED_HINGE, nb, 0, nb) / nb
+    flat = scores.reshape(scores.size)
+    return _pointwise(loss_code, flat, tb.reshape(tb.size), d.reshape(d.size), nb, 0, flat.size) / nb
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _record(kind, scores, yb, tb, stats, colsum, colsq):
+    """Adds the batch to the epoch's record: stats = (rows, hits, elements, residual); for
+    regression the targets' column sums and sums of squares (R² at the end of the epoch)."""
+    nb, c = scores.shape
+    stats[0] += nb
+    if kind == CLASSES:
+        for i in range(nb):
+            row = scores[i]
+            best = 0
+            for j in range(1, c):
+                if row[j] > row[best]:  # np.argmax: the first of equal maxima
+                    best = j
+            stats[1] += 1.0 if best == yb[i] else 0.0
+    elif kind == ATTRIBUTES:
+        for i in range(nb):
+            for j in range(c):
+                stats[1] += 1.0 if (scores[i, j] > 0) == (tb[i, j] > 0) else 0.0
+        stats[2] += nb * c
+    else:
+        for i in range(nb):
+            for j in range(c):
+                t = float(tb[i, j])
+                r = float(scores[i, j]) - t
+                stats[3] += r * r
+                colsum[j] += t
+                colsq[j] += t * t
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _mark_fired(out, fired):
+    """fired[j] |= out[i, j] > 0 for some row i (fit's dead-ReLU record)."""
+    for i in range(out.shape[0]):
+        row = out[i]
+        for j in range(row.shape[0]):
+            if row[j] > 0:
+                fired[j] = True
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _penalty(flat, grad, l2, l1):
+    """½ l2 ‖w‖² + l1 ‖w‖₁ (float64); adds the L1 subgradient l1·sign(w) to grad (L2's is in the
+    update, as in the layered path's Sequential.regularization)."""
+    total = 0.0
+    if l2 != 0.0:
+        sq = 0.0
+        for j in range(flat.shape[0]):
+            v = float(flat[j])
+            sq += v * v
+        total += 0.5 * l2 * sq
+    if l1 != 0.0:
+        ab = 0.0
+        lf = flat.dtype.type(l1)
+        one = flat.dtype.type(1.0)
+        zero = flat.dtype.type(0.0)
+        for j in range(flat.shape[0]):
+            v = flat[j]
+            ab += abs(float(v))
+            sign = one if v > 0 else (-one if v < 0 else zero)
+            grad[j] = grad[j] + lf * sign
+        total += l1 * ab
+    return total
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _optimize(opt_code, params, grads, slots1, slots2, l2, lr, hyper, t):
+    """optim.py's fused update of every parameter; t is the 1-based update count (Adam)."""
+    mu, beta1, beta2, decay, eps = hyper[H_MOMENTUM], hyper[H_BETA1], hyper[H_BETA2], hyper[H_DECAY], hyper[H_EPS]
+    # the layered optimizers' constants, formed in float64 as they are in Python
+    c5 = 1.0 - beta1 ** float(t)
+    c6 = 1.0 - beta2 ** float(t)
+    for p in range(len(params)):
+        w, g, s1, s2 = params[p], grads[p], slots1[p], slots2[p]
+        n = w.shape[0]
+        if opt_code == 0:  # optim.SGD
+            _update(0, w, g, s1, s2, l2[p], lr, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, n)
+        elif opt_code == 1:  # MOMENTUM
+            _update(1, w, g, s1, s2, l2[p], lr, mu, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, n)
+        elif opt_code == 2:  # NESTEROV
+            _update(2, w, g, s1, s2, l2[p], lr, mu, -mu, 1 + mu, 0.0, 0.0, 0.0, 0.0, 0, n)
+        elif opt_code == 3:  # ADAM
+            _update(3, w, g, s1, s2, l2[p], lr, beta1, beta2, 1 - beta1, 1 - beta2, c5, c6, eps, 0, n)
+        elif opt_code == 4:  # RMSPROP
+            _update(4, w, g, s1, s2, l2[p], lr, decay, 1 - decay, 0.0, 0.0, 0.0, 0.0, eps, 0, n)
+        else:  # ADAGRAD
+            _update(5, w, g, s1, s2, l2[p], lr, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, eps, 0, n)
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _forward(ws, bs, layer_ints, layer_floats, outs, btile, no_pre, stage, words, xb, nb, k0, k1):
+    """Training forward of the batch in xb[:nb]; returns the scores (the last layer's output rows)."""
+    codes, thrs, streams = layer_ints[0], layer_ints[1], layer_ints[2]
+    alphas, keeps = layer_floats[0], layer_floats[1]
+    a = xb[:nb]
+    for l in range(len(ws)):
+        out = outs[l][:nb]
+        np.dot(a, ws[l], out)
+        keep = keeps[l]
+        if codes[l] != 0 or keep < 1.0:  # layers.Dense fuses these; identity without dropout is affine
+            bt = btile[l]
+            _tile(bs[l], bt)
+            masked = keep < 1.0
+            _forward_rows(
+                codes[l], masked, out, bt, no_pre, alphas[l], keep, thrs[l], k0, k1, streams[l], stage, words, 0, nb
+            )
+        else:
+            _bias_rows(out, bs[l], 0, nb)
+        a = out
+    return a
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _backward(ws, layer_ints, layer_floats, outs, dxs, dws, dbs, dzs, acc, tmp, no_pre, stage, words, xb, nb, k0, k1):
+    """Gradients of every layer's W and b from the loss's dscores in dxs[-1][:nb] (the first
+    layer's dx is not formed)."""
+    codes, thrs, streams = layer_ints[0], layer_ints[1], layer_ints[2]
+    alphas, keeps = layer_floats[0], layer_floats[1]
+    g = dxs[len(ws) - 1][:nb]
+    for l in range(len(ws) - 1, -1, -1):
+        out = outs[l][:nb]
+        keep = keeps[l]
+        a_in = xb[:nb] if l == 0 else outs[l - 1][:nb]
+        total = acc[l]
+        if codes[l] != 0 or keep < 1.0:
+            dz = dzs[l][:nb]
+            args = (alphas[l], keep, thrs[l], k0, k1, streams[l], stage, words, tmp, 0, nb)
+            _backward_rows(codes[l], keep < 1.0, g, out, no_pre, dz, total, *args)
+        else:
+            dz = g
+            _colsum_rows(g, total, 0, nb)
+        db = dbs[l]
+        for j in range(db.shape[0]):
+            db[j] = total[j]
+        if l > 0:
+            dx = dxs[l - 1][:nb]
+            np.dot(dz, ws[l].T, dx)
+            g = dx
+        np.dot(a_in.T, dz, dws[l])
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def train_steps(
+    X, labels, targets, order, ints, floats, lrs, key,
+    ws, bs, layer_ints, layer_floats, params, grads, slots1, slots2, strengths,
+    stats, colsum, colsq, fired,
+    outs, dxs, dws, dbs, btile, dzs, acc, tmp, no_pre, xb, yb, tb, stage, words,
+):  # fmt: skip
+    """:func:`_steps` with subnormals flushed to zero on this thread while it runs (_denormals.py)."""
+    saved = flush_denormals()
+    result = _steps(
+        X, labels, targets, order, ints, floats, lrs, key,
+        ws, bs, layer_ints, layer_floats, params, grads, slots1, slots2, strengths,
+        stats, colsum, colsq, fired,
+        outs, dxs, dws, dbs, btile, dzs, acc, tmp, no_pre, xb, yb, tb, stage, words,
+    )  # fmt: skip
+    restore_mode(saved)
+    return result
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _steps(
+    X, labels, targets, order, ints, floats, lrs, key,
+    ws, bs, layer_ints, layer_floats, params, grads, slots1, slots2, strengths,
+    stats, colsum, colsq, fired,
+    outs, dxs, dws, dbs, btile, dzs, acc, tmp, no_pre, xb, yb, tb, stage, words,
+):  # fmt: skip
+    """Runs the steps of batches ``first .. last - 1`` (batch k: rows order[k·batch_size : …] of
+    the data; the last batch of ``order`` may be shorter), stopping early at a non-finite loss
+    (that step changes nothing). Every argument is an array or a typed list: Numba types those
+    from a fingerprint, where a tuple argument costs milliseconds per call.
+
+    X, labels (int64) or targets (2-d): the whole validated training set (the unused one has 0
+    rows). ints = (batch_size, first, last, loss code, record kind, optimizer code, the model's
+    step count, the optimizer's update count); floats = (svm margin, momentum, beta1, beta2,
+    RMSprop decay, eps); lrs: learning rate per batch; key: the model's seed (uint64).
+    Per layer: ws, bs (typed lists), layer_ints rows (activation code, keep threshold, stream,
+    fired list index or -1), layer_floats rows (alpha, keep_prob). Per parameter (flat views):
+    params, grads, slots1, slots2 (the optimizer's state), strengths rows (L2, L1).
+    Record: stats (rows, hits, elements, residual), colsum, colsq, fired (typed list). Buffers
+    and scratch: the module docstring.
+
+    Returns (steps done, Σ (loss + penalty) · rows over them, the non-finite loss or 0.0).
+    """
+    batch_size, first, last, loss_code, kind, opt_code, step, updates = (
+        ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7]
+    )  # fmt: skip
+    margin = floats[0]
+    hyper = floats[1:]
+    fired_at = layer_ints[3]
+    l2, l1 = strengths[0], strengths[1]
+    n = order.shape[0]
+    total = 0.0
+    for k in range(first, last):
+        lo = k * batch_size
+        nb = min(batch_size, n - lo)
+        _gather(X, order, lo, nb, xb)
+        if labels.shape[0] > 0:  # else an empty dummy: the loss takes targets
+            _gather_labels(labels, order, lo, nb, yb)
+        if targets.shape[0] > 0:
+            _gather(targets, order, lo, nb, tb)
+        key_s = step_key(key, step)
+        k0 = np.int64(key_s & np.uint64(0xFFFFFFFF))
+        k1 = np.int64(key_s >> np.uint64(32))
+        scores = _forward(ws, bs, layer_ints, layer_floats, outs, btile, no_pre, stage, words, xb, nb, k0, k1)
+        loss = _loss(loss_code, margin, scores, yb[:nb], tb[:nb], dxs[len(outs) - 1][:nb], nb)
+        if not math.isfinite(loss):
+            return k - first, total, loss
+        _record(kind, scores, yb[:nb], tb[:nb], stats, colsum, colsq)
+        for l in range(fired_at.shape[0]):
+            if fired_at[l] >= 0:
+                _mark_fired(outs[l][:nb], fired[fired_at[l]])
+        _backward(
+            ws, layer_ints, layer_floats, outs, dxs, dws, dbs, dzs, acc, tmp, no_pre, stage, words, xb, nb, k0, k1
+        )
+        penalty = 0.0
+        for p in range(len(params)):
+            if l2[p] != 0.0 or l1[p] != 0.0:
+                penalty += _penalty(params[p], grads[p], l2[p], l1[p])
+        updates += 1
+        _optimize(opt_code, params, grads, slots1, slots2, l2, lrs[k - first], hyper, updates)
+        step += 1
+        total += (loss + penalty) * nb
+    return last - first, total, 0.0
