@@ -1,8 +1,13 @@
 """Per-step time of small networks, where Python overhead rules: the tiny step (8 → 8 → 8 → 2,
-batch 4) and the digits step (64 → 256 → 128 → 10, batch 64), Adam, numba backend.
+batch 4) and the digits step (64 → 256 → 128 → 10, batch 64), Adam, numba backend, one BLAS
+thread (as fit runs them: fastmlp.threads.serial_blas_if_small).
 
-    python benches/step_overhead.py                      # this checkout
+    python benches/step_overhead.py                      # this checkout, compiled path
+    python benches/step_overhead.py --layered            # the layered path (model.compiled = False)
+    python benches/step_overhead.py --gemms              # the digits step's 8 GEMMs alone (NumPy)
     python benches/step_overhead.py --repo /path/to/other/checkout
+
+Alternate the commands a few times (each in its own process) and compare the minima.
 
 To compare two commits, each contender in its own process (BENCH.md), alternate the two
 commands a few times and compare the minima, e.g. against a worktree of an older commit:
@@ -21,8 +26,9 @@ import sys
 import time
 
 
-def _step_us(fastmlp, optim, sizes, X, y, reps):
+def _step_us(fastmlp, optim, sizes, X, y, reps, layered=False):
     net = fastmlp.MLP(list(sizes), seed=0, backend="numba")
+    net.compiled = not layered
     adam = optim.Adam(1e-3)
     for _ in range(30):  # compile and allocate outside the timing
         net.train_step(X, y, adam)
@@ -38,6 +44,8 @@ def _step_us(fastmlp, optim, sizes, X, y, reps):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", help="import fastmlp from this checkout instead of the installed one")
+    parser.add_argument("--layered", action="store_true", help="time the layered path (one call per op)")
+    parser.add_argument("--gemms", action="store_true", help="time the digits step's GEMMs alone")
     args = parser.parse_args()
     if args.repo:
         sys.path.insert(0, args.repo)
@@ -50,9 +58,43 @@ def main() -> None:
     X = X.astype(np.float32)
     rng = np.random.default_rng(0)
     tiny_X, tiny_y = rng.standard_normal((4, 8)).astype(np.float32), rng.integers(0, 2, 4)
-    digits = _step_us(fastmlp, optim, (64, 256, 128, 10), X[:64], y[:64], 200)
-    tiny = _step_us(fastmlp, optim, (8, 8, 8, 2), tiny_X, tiny_y, 1000)
-    print(f"{fastmlp.__file__}: digits step {digits:.1f} us, tiny step {tiny:.1f} us (minimum of 9 rounds)")
+    with fastmlp.threads.serial_blas_if_small(0):
+        if args.gemms:
+            print(f"digits step's GEMMs alone {_gemms_us(np, X[:64]):.1f} us (minimum of 9 rounds)")
+            return
+        digits = _step_us(fastmlp, optim, (64, 256, 128, 10), X[:64], y[:64], 200, args.layered)
+        tiny = _step_us(fastmlp, optim, (8, 8, 8, 2), tiny_X, tiny_y, 1000, args.layered)
+    path = "layered" if args.layered else "compiled"
+    print(f"{fastmlp.__file__} ({path}): digits step {digits:.1f} us, tiny step {tiny:.1f} us (minimum of 9 rounds)")
+
+
+def _gemms_us(np, X):
+    """The digits step's GEMMs: three forward, two dx (the first layer's is not needed), three dW."""
+    rng = np.random.default_rng(0)
+    ws = [rng.standard_normal(shape).astype(np.float32) for shape in ((64, 256), (256, 128), (128, 10))]
+    outs = [np.empty((64, w.shape[1]), np.float32) for w in ws]
+    dxs = [np.empty((64, w.shape[0]), np.float32) for w in ws[1:]]
+    dws = [np.empty_like(w) for w in ws]
+
+    def step():
+        a = X
+        for w, out in zip(ws, outs):
+            np.dot(a, w, out=out)
+            a = out
+        g = outs[2]
+        for i in (2, 1, 0):
+            if i:
+                np.dot(g, ws[i].T, out=dxs[i - 1])
+            np.dot((X if i == 0 else outs[i - 1]).T, g, out=dws[i])
+            g = dxs[i - 1] if i else g
+
+    best = float("inf")
+    for _ in range(9):
+        start = time.perf_counter()
+        for _ in range(1000):
+            step()
+        best = min(best, (time.perf_counter() - start) / 1000)
+    return best * 1e6
 
 
 if __name__ == "__main__":
