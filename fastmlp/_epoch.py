@@ -43,7 +43,12 @@ class EpochRecord:
         self.usable = True  # False once a step's scores are not NumPy (device arrays)
         self.stats = np.zeros(4)  # rows, hits, elements, Σ squared residuals
         self.target_sum, self.target_squares = np.zeros(model.n_outputs), np.zeros(model.n_outputs)
-        self.fired = {i: np.zeros(model.layers[i].n_out or 0, dtype=bool) for i in self.relu}
+        # one flat array of flags, each ReLU layer's at its offset (the compiled path fills it)
+        widths = [model.layers[i].n_out or 0 for i in self.relu]
+        starts = np.concatenate([[0], np.cumsum(widths)]).astype(int)
+        self.fired_flags = np.zeros(int(starts[-1]) or 1, dtype=bool)
+        self.fired_offsets = {i: int(starts[k]) for k, i in enumerate(self.relu)}
+        self.fired = {i: self.fired_flags[starts[k] : starts[k + 1]] for k, i in enumerate(self.relu)}
         self.reset()
 
     def reset(self) -> None:

@@ -73,60 +73,79 @@ def _typed(arrays: list[np.ndarray]) -> Any:
     return List(arrays)
 
 
+def _offsets(sizes: list[int]) -> list[int]:
+    """Start of each part in a flat buffer holding parts of these sizes, one after the other."""
+    return [int(v) for v in np.concatenate([[0], np.cumsum(sizes)[:-1]])] if sizes else []
+
+
 class CompiledSteps:
     """A model, an optimizer and batches of at most ``rows`` rows, bound for the compiled path.
 
     Build it only where :func:`reason_not` returns None. :meth:`bound_to` tells whether it still
-    fits (the same parameter and state arrays, batch size, options); the model rebuilds it when not.
+    fits (the same layers, parameter and state arrays, options, batch size); the model rebuilds
+    it when not. The plan owns its buffers flat (kernels/numba_cpu/epoch.py), the gradients
+    included (each parameter's ``grad`` is a view of them, as a layered step would leave it),
+    and moves the optimizer's state for these parameters into flat buffers of its own (the
+    optimizer's ``state`` then holds views of them, values kept, so the layered path and this
+    one share it).
     """
 
     def __init__(self, model: Any, optimizer: Any, rows: int) -> None:
         steps = backends.compiled_steps(model.backend)
         assert steps is not None
         self.kernel, self.model, self.optimizer, self.rows = steps.train_steps, model, optimizer, rows
-        layers, params = model.layers, model.parameters()
-        dtype = model.dtype
-        self.dtype = dtype
+        layers = list(model.layers)
+        self.layers, self.params, self.loss, self.seed, self.backend = (
+            layers,
+            model.parameters(),
+            model.loss,
+            model.seed,
+            model.backend,
+        )
+        dtype = self.dtype = model.dtype
         self.loss_code, self.kind = steps.LOSSES[model.loss.name]
-        self.opt_code = steps.OPTIMIZERS[_optimizer_name(optimizer)]
-        widths = [layer.n_out for layer in layers]
+        self.opt_name = _optimizer_name(optimizer)
+        self.opt_code = steps.OPTIMIZERS[self.opt_name]
+        widths = self.widths = [layer.n_out for layer in layers]
+        self.units_at = _offsets(widths)
+        param_sizes = [layer.W.value.size + layer.b.value.size for layer in layers]
         self.ws = _typed([layer.W.value for layer in layers])
         self.bs = _typed([layer.b.value for layer in layers])
+        self.values = [p.value for p in self.params]
         self.layer_ints = np.array(
             [
                 [steps.ACTIVATIONS[layer.activation] for layer in layers],
                 [steps.keep_threshold(layer.keep_prob) for layer in layers],
                 [layer.stream for layer in layers],
-                [-1 for _ in layers],  # fired list index: set per record
+                [-1 for _ in layers],  # FIRED_AT: set per record
+                [layer.n_in for layer in layers],
+                widths,
+                self.units_at,
+                _offsets(param_sizes),  # PARAMS_AT
+                _offsets([steps.SEG + m for m in widths]),  # TILE_AT
             ],
             np.int64,
         )
         self.layer_floats = np.array([[layer.alpha for layer in layers], [layer.keep_prob for layer in layers]])
-        dws = [np.empty_like(layer.W.value) for layer in layers]
-        dbs = [np.empty_like(layer.b.value) for layer in layers]
-        for layer, dw, db in zip(layers, dws, dbs, strict=True):
-            layer.W.grad, layer.b.grad = dw, db  # the grads a layered step would leave, live
-        grads = [g for dw, db in zip(dws, dbs, strict=True) for g in (dw, db)]
-        self.params = params
-        self.flat_params = _typed([p.value.reshape(-1) for p in params])
-        self.flat_grads = _typed([g.reshape(-1) for g in grads])
-        self.slots1, self.slots2 = self._bind_slots(optimizer, params)
-        self.n_in = model.n_inputs
+        self.grads = np.empty(sum(param_sizes), dtype)
+        for p, start in zip(self.params, _offsets([p.value.size for p in self.params]), strict=True):
+            p.grad = self.grads[start : start + p.value.size].reshape(p.value.shape)
+        self.slots1, self.slots2, self.state_lists = self._bind_slots(optimizer)
+        units = rows * sum(widths)
         self.buffers = (
-            _typed([np.empty((rows, m), dtype) for m in widths]),  # outs
-            _typed([np.empty((rows, m), dtype) for m in widths]),  # dxs (the last: dscores)
-            _typed(dws),
-            _typed(dbs),
-            _typed([np.empty(steps.SEG + m, dtype) for m in widths]),  # btile
-            _typed([np.empty((rows, m), dtype) for m in widths]),  # dzs
-            _typed([np.empty(m, np.float64) for m in widths]),  # acc
+            np.empty(units, dtype),  # outs
+            np.empty(units, dtype),  # dxs (the last layer's: dscores)
+            np.empty(units, dtype),  # dzs
+            np.empty(sum(steps.SEG + m for m in widths), dtype),  # btile
+            np.empty(sum(widths), np.float64),  # acc
             np.empty((2, steps.SEG), dtype),  # tmp
             np.empty((0, 0), dtype),  # no_pre
-            np.empty((rows, self.n_in), dtype),  # xb
+            np.empty((rows, model.n_inputs), dtype),  # xb
             np.empty(rows, np.int64),  # yb
             np.empty((rows, widths[-1]), dtype),  # tb
+            np.empty((4, steps.SEG // 4 + 2), np.uint32),  # stage
+            np.empty(steps.SEG + 8, np.uint32),  # words
         )
-        self.rng = (np.empty((4, steps.SEG // 4 + 2), np.uint32), np.empty(steps.SEG + 8, np.uint32))
         self.ints = np.zeros(8, np.int64)
         self.floats = np.zeros(6)
         self.no_labels = np.empty(0, np.int64)
@@ -134,12 +153,17 @@ class CompiledSteps:
         self.key = np.uint64(model.seed & MASK64)
         self._penalties: tuple[Any, ...] = ()
         self._record_for: Any = None
-        self._record_list: tuple[Any, ...] = ()
-        width, unfired = model.n_outputs, np.full(len(layers), -1, np.int64)
-        self.own_record = (np.zeros(4), np.zeros(width), np.zeros(width), _typed([np.zeros(1, np.bool_)]), unfired)
-        self.identity = self._identity(model, optimizer)
+        self._fired_at = np.full(len(layers), -1, np.int64)
+        self.own_record = (np.zeros(4), np.zeros(widths[-1]), np.zeros(widths[-1]), np.zeros(1, np.bool_))
+        self.options = self._options(layers)
         self._arange = np.arange(rows)
         self._one_lr = np.empty(1)
+
+    def output(self, index: int, rows: int) -> np.ndarray:
+        """Layer ``index``'s training output of the last batch (of ``rows`` rows), as the kernel
+        left it (a view of the plan's buffer)."""
+        start, width = self.rows * self.units_at[index], self.widths[index]
+        return self.buffers[0][start : start + rows * width].reshape(rows, width)
 
     def order(self, rows: int) -> np.ndarray:
         """0 .. rows - 1 (train_step's one batch), without allocating."""
@@ -150,57 +174,76 @@ class CompiledSteps:
         self._one_lr[0] = lr
         return self._one_lr
 
-    def _bind_slots(self, optimizer: Any, params: list[Any]) -> tuple[Any, Any]:
-        """The optimizer's own state arrays (flat views), created as its layered step would;
-        unused slots are any array of the right type (the parameter itself: never written)."""
+    def _bind_slots(self, optimizer: Any) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+        """Flat state buffers (as many as the optimizer keeps per parameter), each parameter's
+        part at its gradient's offset; the optimizer's state moves into them, values kept.
+        Unused states are any array of the right type (the gradients: never written)."""
         n = {0: 0, 1: 1, 2: 1, 3: 2, 4: 1, 5: 1}[self.opt_code]
-        first, second = [], []
-        for p in params:
-            slots = optimizer._slots(p, n) if n else []
-            flat = p.value.reshape(-1)
-            first.append(slots[0].reshape(-1) if n >= 1 else flat)
-            second.append(slots[1].reshape(-1) if n >= 2 else flat)
-        return _typed(first), _typed(second)
+        flats = [np.zeros_like(self.grads) for _ in range(n)]
+        lists: list[Any] = []
+        for p, start in zip(self.params, _offsets([p.value.size for p in self.params]), strict=True):
+            if not n:
+                lists.append(None)
+                continue
+            old = optimizer.state.get(id(p))
+            views = [flat[start : start + p.value.size].reshape(p.value.shape) for flat in flats]
+            if old is not None and len(old) == n and all(o.shape == v.shape for o, v in zip(old, views, strict=True)):
+                for o, v in zip(old, views, strict=True):
+                    v[...] = o
+            optimizer.state[id(p)] = views
+            lists.append(views)
+        first = flats[0] if n >= 1 else self.grads
+        return first, flats[1] if n >= 2 else first, lists
 
     @staticmethod
-    def _identity(model: Any, optimizer: Any) -> tuple[Any, ...]:
-        """What the binding depends on: the arrays themselves, the options baked into it."""
-        arrays = tuple(id(p.value) for p in model.parameters())
-        state = tuple(id(a) for slots in optimizer.state.values() for a in slots)
-        options = tuple((layer.activation, layer.keep_prob, layer.alpha, layer.stream) for layer in model.layers)
-        strengths = tuple((p.l2, p.l1, p.max_norm) for p in model.parameters())
-        return (
-            id(model.loss),
-            model.seed,
-            model.backend,
-            id(optimizer),
-            _optimizer_name(optimizer),
-            arrays,
-            state,
-            options,
-            strengths,
+    def _options(layers: list[Any]) -> tuple[Any, ...]:
+        """The layers' settings baked into the binding."""
+        return tuple(
+            (
+                layer,
+                layer.activation,
+                layer.keep_prob,
+                layer.alpha,
+                layer.stream,
+                layer.W.l2,
+                layer.W.l1,
+                layer.W.max_norm,
+            )
+            for layer in layers
         )
 
     def bound_to(self, model: Any, optimizer: Any, rows: int) -> bool:
-        """True while this binding is still that of ``model`` and ``optimizer``, with buffers for
+        """True while this binding is still that of ``model`` (the same layers, parameter
+        arrays and settings) and ``optimizer`` (its state still this plan's), with buffers for
         batches of ``rows`` rows."""
-        return rows <= self.rows and self._identity(model, optimizer) == self.identity
+        if (
+            rows > self.rows
+            or optimizer is not self.optimizer
+            or model.loss is not self.loss
+            or model.seed != self.seed
+            or model.backend != self.backend
+            or _optimizer_name(optimizer) != self.opt_name
+        ):
+            return False
+        state = optimizer.state
+        for p, value, slots in zip(self.params, self.values, self.state_lists, strict=True):
+            if p.value is not value or (slots is not None and state.get(id(p)) is not slots):
+                return False
+        return self._options(model.layers) == self.options
 
     def _record_arrays(self, record: Any) -> tuple[Any, ...]:
         """The kernel's record arguments: the epoch record's own arrays (fastmlp/_epoch.py), or
-        this plan's scratch when nobody reads them (train_step)."""
+        this plan's scratch when nobody reads them (train_step); sets each layer's FIRED_AT."""
         if record is None:
+            self.layer_ints[3] = -1
             return self.own_record
-        # the record's arrays live as long as it does (reset zeroes them in place)
-        if self._record_for is not record:
-            at = np.full(len(self.model.layers), -1, np.int64)
-            fired = []
-            for slot, index in enumerate(record.relu):
-                at[index] = slot
-                fired.append(record.fired[index])
-            self._record_list = (_typed(fired or [np.zeros(1, np.bool_)]), at)
+        if self._record_for is not record:  # the record's arrays live as long as it does
+            self._fired_at[:] = -1
+            for index, start in record.fired_offsets.items():
+                self._fired_at[index] = start
             self._record_for = record
-        return (record.stats, record.target_sum, record.target_squares, *self._record_list)
+        self.layer_ints[3] = self._fired_at
+        return record.stats, record.target_sum, record.target_squares, record.fired_flags
 
     def _strengths(self) -> np.ndarray:
         """Rows (L2, L1): each parameter's strengths (flat order), as the layered step takes them."""
@@ -228,9 +271,8 @@ class CompiledSteps:
         model, opt = self.model, self.optimizer
         labels = targets if targets.ndim == 1 else self.no_labels
         matrix = np.ascontiguousarray(targets, self.dtype) if targets.ndim == 2 else self.no_targets
-        ints = self.ints
         batches = -(-order.shape[0] // batch_size)
-        ints[:] = (batch_size, 0, batches, self.loss_code, self.kind, self.opt_code, model.steps, opt.steps)
+        self.ints[:] = (batch_size, 0, batches, self.loss_code, self.kind, self.opt_code, model.steps, opt.steps)
         self.floats[:] = (
             getattr(model.loss, "margin", 1.0),
             getattr(opt, "momentum", 0.0),
@@ -239,12 +281,11 @@ class CompiledSteps:
             getattr(opt, "decay_rate", 0.0),
             getattr(opt, "eps", 0.0),
         )
-        stats, colsum, colsq, fired, self.layer_ints[3] = self._record_arrays(record)
+        stats, colsum, colsq, fired = self._record_arrays(record)
         done, total, bad = self.kernel(
-            X, labels, matrix, order, ints, self.floats, lrs, self.key,
-            self.ws, self.bs, self.layer_ints, self.layer_floats,
-            self.flat_params, self.flat_grads, self.slots1, self.slots2, self._strengths(),
-            stats, colsum, colsq, fired, *self.buffers, *self.rng,
+            X, labels, matrix, order, self.ints, self.floats, lrs, self.key, self.ws, self.bs,
+            self.layer_ints, self.layer_floats, self._strengths(), self.grads, self.slots1, self.slots2,
+            stats, colsum, colsq, fired, *self.buffers,
         )  # fmt: skip
         model.steps += done
         opt.steps += done

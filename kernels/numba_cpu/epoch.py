@@ -11,14 +11,15 @@ the layered path's ``step_seed(seed, s)``. So masks are the same bits, and param
 by the BLAS library (Numba calls SciPy's OpenBLAS, NumPy its own) and the penalty's summation
 order (it is reported, never used in a gradient).
 
-Arrays per layer come in typed lists; the buffers are sized for the largest batch and sliced to
-each batch's rows (a leading-rows slice of a C array is C-contiguous: BLAS takes it as is):
-(outs, dxs, dws, dbs, btile, dzs, acc, tmp, no_pre, xb, yb, tb). Per layer l: outs[l] its training
-output, dxs[l] the gradient wrt that output (dxs[-1] the loss's dscores), dzs[l] the gradient
-before its activation, dws[l]/dbs[l] its parameters' gradients, acc[l] the float64 bias-gradient
-sums, btile[l] its bias tiled (dense.py's b_tiled). tmp (2, SEG) and no_pre (0, 0) are
-dense.py's backward scratch and empty pre-activation; xb, yb, tb the batch's rows, labels and
-targets; stage and words: rng.fill_words's scratch.
+The model's W and b come in two typed lists; everything else the plan owns (fastmlp/_plan.py)
+comes flat, each layer's part at its offset (layer_ints), sized for the largest batch (``rows``)
+and viewed at each batch's rows (the first nb·m elements: C-contiguous, BLAS takes them as is).
+Buffers: outs, dxs, dzs (rows · Σ widths: per layer its training output, the gradient wrt that
+output, the last layer's being the loss's dscores, and the gradient before its activation),
+btile (each layer's bias tiled to SEG + width: dense.py's b_tiled), acc (Σ widths, float64: the
+bias-gradient sums), tmp (2, SEG) and no_pre (0, 0) (dense.py's backward scratch and empty
+pre-activation), xb, yb, tb (the batch's rows, labels and targets), stage and words
+(rng.fill_words's scratch).
 """
 
 import math
@@ -181,47 +182,76 @@ def _penalty(flat, grad, l2, l1):
     return total
 
 
+# layer_ints rows: per layer l
+CODE, THRESHOLD, STREAM, FIRED_AT, FAN_IN, WIDTH, UNITS_AT, PARAMS_AT, TILE_AT = range(9)
+
+
+@njit(inline="always")
+def _rows(flat, start, nb, m):
+    """The (nb, m) C-contiguous view of flat[start : start + nb·m]."""
+    return flat[start : start + nb * m].reshape((nb, m))
+
+
 @njit(cache=True, error_model=ERROR_MODEL)
-def _optimize(opt_code, params, grads, slots1, slots2, l2, lr, hyper, t):
-    """optim.py's fused update of every parameter; t is the 1-based update count (Adam)."""
+def _optimize(opt_code, ws, bs, layer_ints, grads, slots1, slots2, strengths, lr, hyper, t):
+    """optim.py's fused update of every W and b (flat views; grads and states at each layer's
+    PARAMS_AT offset, W's then b's); t is the 1-based update count (Adam)."""
     mu, beta1, beta2, decay, eps = hyper[H_MOMENTUM], hyper[H_BETA1], hyper[H_BETA2], hyper[H_DECAY], hyper[H_EPS]
     # the layered optimizers' constants, formed in float64 as they are in Python
     c5 = 1.0 - beta1 ** float(t)
     c6 = 1.0 - beta2 ** float(t)
-    for p in range(len(params)):
-        w, g, s1, s2 = params[p], grads[p], slots1[p], slots2[p]
+    for p in range(2 * len(ws)):
+        l = p // 2
+        w = ws[l].reshape(ws[l].size) if p % 2 == 0 else bs[l]
+        start = layer_ints[PARAMS_AT, l] + (0 if p % 2 == 0 else ws[l].size)
         n = w.shape[0]
+        g, s1, s2 = grads[start : start + n], slots1[start : start + n], slots2[start : start + n]
+        wd = strengths[0, p]
         if opt_code == 0:  # optim.SGD
-            _update(0, w, g, s1, s2, l2[p], lr, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, n)
+            _update(0, w, g, s1, s2, wd, lr, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, n)
         elif opt_code == 1:  # MOMENTUM
-            _update(1, w, g, s1, s2, l2[p], lr, mu, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, n)
+            _update(1, w, g, s1, s2, wd, lr, mu, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0, n)
         elif opt_code == 2:  # NESTEROV
-            _update(2, w, g, s1, s2, l2[p], lr, mu, -mu, 1 + mu, 0.0, 0.0, 0.0, 0.0, 0, n)
+            _update(2, w, g, s1, s2, wd, lr, mu, -mu, 1 + mu, 0.0, 0.0, 0.0, 0.0, 0, n)
         elif opt_code == 3:  # ADAM
-            _update(3, w, g, s1, s2, l2[p], lr, beta1, beta2, 1 - beta1, 1 - beta2, c5, c6, eps, 0, n)
+            _update(3, w, g, s1, s2, wd, lr, beta1, beta2, 1 - beta1, 1 - beta2, c5, c6, eps, 0, n)
         elif opt_code == 4:  # RMSPROP
-            _update(4, w, g, s1, s2, l2[p], lr, decay, 1 - decay, 0.0, 0.0, 0.0, 0.0, eps, 0, n)
+            _update(4, w, g, s1, s2, wd, lr, decay, 1 - decay, 0.0, 0.0, 0.0, 0.0, eps, 0, n)
         else:  # ADAGRAD
-            _update(5, w, g, s1, s2, l2[p], lr, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, eps, 0, n)
+            _update(5, w, g, s1, s2, wd, lr, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, eps, 0, n)
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
-def _forward(ws, bs, layer_ints, layer_floats, outs, btile, no_pre, stage, words, xb, nb, k0, k1):
+def _penalties(ws, bs, layer_ints, grads, strengths):
+    """Σ over W and b of _penalty (L1 subgradients added to grads)."""
+    total = 0.0
+    for p in range(2 * len(ws)):
+        l2, l1 = strengths[0, p], strengths[1, p]
+        if l2 == 0.0 and l1 == 0.0:
+            continue
+        l = p // 2
+        w = ws[l].reshape(ws[l].size) if p % 2 == 0 else bs[l]
+        start = layer_ints[PARAMS_AT, l] + (0 if p % 2 == 0 else ws[l].size)
+        total += _penalty(w, grads[start : start + w.shape[0]], l2, l1)
+    return total
+
+
+@njit(cache=True, error_model=ERROR_MODEL)
+def _forward(ws, bs, layer_ints, layer_floats, outs, btile, no_pre, stage, words, xb, nb, rows, k0, k1):
     """Training forward of the batch in xb[:nb]; returns the scores (the last layer's output rows)."""
-    codes, thrs, streams = layer_ints[0], layer_ints[1], layer_ints[2]
-    alphas, keeps = layer_floats[0], layer_floats[1]
     a = xb[:nb]
     for l in range(len(ws)):
-        out = outs[l][:nb]
+        m = layer_ints[WIDTH, l]
+        out = _rows(outs, rows * layer_ints[UNITS_AT, l], nb, m)
         np.dot(a, ws[l], out)
-        keep = keeps[l]
-        if codes[l] != 0 or keep < 1.0:  # layers.Dense fuses these; identity without dropout is affine
-            bt = btile[l]
+        keep = layer_floats[1, l]
+        code = layer_ints[CODE, l]
+        if code != 0 or keep < 1.0:  # layers.Dense fuses these; identity without dropout is affine
+            bt = btile[layer_ints[TILE_AT, l] : layer_ints[TILE_AT, l] + SEG + m]
             _tile(bs[l], bt)
-            masked = keep < 1.0
-            _forward_rows(
-                codes[l], masked, out, bt, no_pre, alphas[l], keep, thrs[l], k0, k1, streams[l], stage, words, 0, nb
-            )
+            thr, stream = layer_ints[THRESHOLD, l], layer_ints[STREAM, l]
+            alpha = layer_floats[0, l]
+            _forward_rows(code, keep < 1.0, out, bt, no_pre, alpha, keep, thr, k0, k1, stream, stage, words, 0, nb)
         else:
             _bias_rows(out, bs[l], 0, nb)
         a = out
@@ -229,48 +259,51 @@ def _forward(ws, bs, layer_ints, layer_floats, outs, btile, no_pre, stage, words
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
-def _backward(ws, layer_ints, layer_floats, outs, dxs, dws, dbs, dzs, acc, tmp, no_pre, stage, words, xb, nb, k0, k1):
-    """Gradients of every layer's W and b from the loss's dscores in dxs[-1][:nb] (the first
-    layer's dx is not formed)."""
-    codes, thrs, streams = layer_ints[0], layer_ints[1], layer_ints[2]
-    alphas, keeps = layer_floats[0], layer_floats[1]
-    g = dxs[len(ws) - 1][:nb]
-    for l in range(len(ws) - 1, -1, -1):
-        out = outs[l][:nb]
-        keep = keeps[l]
-        a_in = xb[:nb] if l == 0 else outs[l - 1][:nb]
-        total = acc[l]
-        if codes[l] != 0 or keep < 1.0:
-            dz = dzs[l][:nb]
-            args = (alphas[l], keep, thrs[l], k0, k1, streams[l], stage, words, tmp, 0, nb)
-            _backward_rows(codes[l], keep < 1.0, g, out, no_pre, dz, total, *args)
+def _backward(
+    ws, layer_ints, layer_floats, outs, dxs, dzs, grads, acc, tmp, no_pre, stage, words, xb, nb, rows, k0, k1
+):
+    """Gradients of every layer's W and b (into grads) from the loss's dscores in the last
+    layer's dxs rows (the first layer's dx is not formed)."""
+    last = len(ws) - 1
+    g = _rows(dxs, rows * layer_ints[UNITS_AT, last], nb, layer_ints[WIDTH, last])
+    for l in range(last, -1, -1):
+        m, units = layer_ints[WIDTH, l], layer_ints[UNITS_AT, l]
+        out = _rows(outs, rows * units, nb, m)
+        keep = layer_floats[1, l]
+        code = layer_ints[CODE, l]
+        a_in = xb[:nb] if l == 0 else _rows(outs, rows * layer_ints[UNITS_AT, l - 1], nb, layer_ints[WIDTH, l - 1])
+        total = acc[units : units + m]
+        if code != 0 or keep < 1.0:
+            dz = _rows(dzs, rows * units, nb, m)
+            args = (layer_floats[0, l], keep, layer_ints[THRESHOLD, l], k0, k1, layer_ints[STREAM, l])
+            _backward_rows(code, keep < 1.0, g, out, no_pre, dz, total, *args, stage, words, tmp, 0, nb)
         else:
             dz = g
             _colsum_rows(g, total, 0, nb)
-        db = dbs[l]
-        for j in range(db.shape[0]):
+        start = layer_ints[PARAMS_AT, l]
+        d = layer_ints[FAN_IN, l]
+        db = grads[start + d * m : start + d * m + m]
+        for j in range(m):
             db[j] = total[j]
         if l > 0:
-            dx = dxs[l - 1][:nb]
+            dx = _rows(dxs, rows * layer_ints[UNITS_AT, l - 1], nb, d)
             np.dot(dz, ws[l].T, dx)
             g = dx
-        np.dot(a_in.T, dz, dws[l])
+        np.dot(a_in.T, dz, grads[start : start + d * m].reshape((d, m)))
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
 def train_steps(
-    X, labels, targets, order, ints, floats, lrs, key,
-    ws, bs, layer_ints, layer_floats, params, grads, slots1, slots2, strengths,
-    stats, colsum, colsq, fired,
-    outs, dxs, dws, dbs, btile, dzs, acc, tmp, no_pre, xb, yb, tb, stage, words,
+    X, labels, targets, order, ints, floats, lrs, key, ws, bs, layer_ints, layer_floats, strengths,
+    grads, slots1, slots2, stats, colsum, colsq, fired, outs, dxs, dzs, btile, acc, tmp, no_pre,
+    xb, yb, tb, stage, words,
 ):  # fmt: skip
     """:func:`_steps` with subnormals flushed to zero on this thread while it runs (_denormals.py)."""
     saved = flush_denormals()
     result = _steps(
-        X, labels, targets, order, ints, floats, lrs, key,
-        ws, bs, layer_ints, layer_floats, params, grads, slots1, slots2, strengths,
-        stats, colsum, colsq, fired,
-        outs, dxs, dws, dbs, btile, dzs, acc, tmp, no_pre, xb, yb, tb, stage, words,
+        X, labels, targets, order, ints, floats, lrs, key, ws, bs, layer_ints, layer_floats, strengths,
+        grads, slots1, slots2, stats, colsum, colsq, fired, outs, dxs, dzs, btile, acc, tmp, no_pre,
+        xb, yb, tb, stage, words,
     )  # fmt: skip
     restore_mode(saved)
     return result
@@ -278,25 +311,26 @@ def train_steps(
 
 @njit(cache=True, error_model=ERROR_MODEL)
 def _steps(
-    X, labels, targets, order, ints, floats, lrs, key,
-    ws, bs, layer_ints, layer_floats, params, grads, slots1, slots2, strengths,
-    stats, colsum, colsq, fired,
-    outs, dxs, dws, dbs, btile, dzs, acc, tmp, no_pre, xb, yb, tb, stage, words,
+    X, labels, targets, order, ints, floats, lrs, key, ws, bs, layer_ints, layer_floats, strengths,
+    grads, slots1, slots2, stats, colsum, colsq, fired, outs, dxs, dzs, btile, acc, tmp, no_pre,
+    xb, yb, tb, stage, words,
 ):  # fmt: skip
     """Runs the steps of batches ``first .. last - 1`` (batch k: rows order[k·batch_size : …] of
     the data; the last batch of ``order`` may be shorter), stopping early at a non-finite loss
-    (that step changes nothing). Every argument is an array or a typed list: Numba types those
-    from a fingerprint, where a tuple argument costs milliseconds per call.
+    (that step changes nothing). Arguments are arrays and two typed lists (the model's W and
+    b): Numba types arrays from a fingerprint, where each typed list costs microseconds a call
+    and a tuple milliseconds.
 
     X, labels (int64) or targets (2-d): the whole validated training set (the unused one has 0
     rows). ints = (batch_size, first, last, loss code, record kind, optimizer code, the model's
     step count, the optimizer's update count); floats = (svm margin, momentum, beta1, beta2,
     RMSprop decay, eps); lrs: learning rate per batch; key: the model's seed (uint64).
-    Per layer: ws, bs (typed lists), layer_ints rows (activation code, keep threshold, stream,
-    fired list index or -1), layer_floats rows (alpha, keep_prob). Per parameter (flat views):
-    params, grads, slots1, slots2 (the optimizer's state), strengths rows (L2, L1).
-    Record: stats (rows, hits, elements, residual), colsum, colsq, fired (typed list). Buffers
-    and scratch: the module docstring.
+    layer_ints: rows CODE .. TILE_AT per layer (activation code, keep threshold, stream, fired
+    offset or -1, fan-in, width, offset of its units in the unit buffers, of its W and b in
+    grads and the optimizer states, of its tiled bias); layer_floats: rows (alpha, keep_prob);
+    strengths: rows (L2, L1) per parameter (W0, b0, W1, ...). grads, slots1, slots2: flat,
+    every parameter at its offset. Record: stats (rows, hits, elements, residual), colsum,
+    colsq, fired (flat flags, each ReLU layer's at its offset). Buffers: the module docstring.
 
     Returns (steps done, Σ (loss + penalty) · rows over them, the non-finite loss or 0.0).
     """
@@ -305,8 +339,8 @@ def _steps(
     )  # fmt: skip
     margin = floats[0]
     hyper = floats[1:]
-    fired_at = layer_ints[3]
-    l2, l1 = strengths[0], strengths[1]
+    rows = xb.shape[0]
+    last_layer = len(ws) - 1
     n = order.shape[0]
     total = 0.0
     for k in range(first, last):
@@ -320,23 +354,24 @@ def _steps(
         key_s = step_key(key, step)
         k0 = np.int64(key_s & np.uint64(0xFFFFFFFF))
         k1 = np.int64(key_s >> np.uint64(32))
-        scores = _forward(ws, bs, layer_ints, layer_floats, outs, btile, no_pre, stage, words, xb, nb, k0, k1)
-        loss = _loss(loss_code, margin, scores, yb[:nb], tb[:nb], dxs[len(outs) - 1][:nb], nb)
+        scores = _forward(ws, bs, layer_ints, layer_floats, outs, btile, no_pre, stage, words, xb, nb, rows, k0, k1)
+        width = layer_ints[WIDTH, last_layer]
+        dscores = _rows(dxs, rows * layer_ints[UNITS_AT, last_layer], nb, width)
+        loss = _loss(loss_code, margin, scores, yb[:nb], tb[:nb], dscores, nb)
         if not math.isfinite(loss):
             return k - first, total, loss
         _record(kind, scores, yb[:nb], tb[:nb], stats, colsum, colsq)
-        for l in range(fired_at.shape[0]):
-            if fired_at[l] >= 0:
-                _mark_fired(outs[l][:nb], fired[fired_at[l]])
+        for l in range(len(ws)):
+            at = layer_ints[FIRED_AT, l]
+            if at >= 0:
+                m = layer_ints[WIDTH, l]
+                _mark_fired(_rows(outs, rows * layer_ints[UNITS_AT, l], nb, m), fired[at : at + m])
         _backward(
-            ws, layer_ints, layer_floats, outs, dxs, dws, dbs, dzs, acc, tmp, no_pre, stage, words, xb, nb, k0, k1
+            ws, layer_ints, layer_floats, outs, dxs, dzs, grads, acc, tmp, no_pre, stage, words, xb, nb, rows, k0, k1
         )
-        penalty = 0.0
-        for p in range(len(params)):
-            if l2[p] != 0.0 or l1[p] != 0.0:
-                penalty += _penalty(params[p], grads[p], l2[p], l1[p])
+        penalty = _penalties(ws, bs, layer_ints, grads, strengths)
         updates += 1
-        _optimize(opt_code, params, grads, slots1, slots2, l2, lrs[k - first], hyper, updates)
+        _optimize(opt_code, ws, bs, layer_ints, grads, slots1, slots2, strengths, lrs[k - first], hyper, updates)
         step += 1
         total += (loss + penalty) * nb
     return last - first, total, 0.0
