@@ -146,7 +146,7 @@ class CompiledSteps:
             np.empty((4, steps.SEG // 4 + 2), np.uint32),  # stage
             np.empty(steps.SEG + 8, np.uint32),  # words
         )
-        self.ints = np.zeros(8, np.int64)
+        self.ints = np.array([0, 0, 0, self.loss_code, self.kind, self.opt_code, 0, 0], np.int64)
         self.floats = np.zeros(6)
         self.no_labels = np.empty(0, np.int64)
         self.no_targets = np.empty((0, widths[-1]), dtype)
@@ -271,16 +271,16 @@ class CompiledSteps:
         model, opt = self.model, self.optimizer
         labels = targets if targets.ndim == 1 else self.no_labels
         matrix = np.ascontiguousarray(targets, self.dtype) if targets.ndim == 2 else self.no_targets
-        batches = -(-order.shape[0] // batch_size)
-        self.ints[:] = (batch_size, 0, batches, self.loss_code, self.kind, self.opt_code, model.steps, opt.steps)
-        self.floats[:] = (
-            getattr(model.loss, "margin", 1.0),
-            getattr(opt, "momentum", 0.0),
-            getattr(opt, "beta1", 0.0),
-            getattr(opt, "beta2", 0.0),
-            getattr(opt, "decay_rate", 0.0),
-            getattr(opt, "eps", 0.0),
-        )
+        ints, floats = self.ints, self.floats
+        ints[0], ints[2] = batch_size, -(-order.shape[0] // batch_size)  # first batch: ints[1] = 0
+        ints[6], ints[7] = model.steps, opt.steps
+        # read per run: a user may change an optimizer's constants between calls
+        floats[0] = getattr(model.loss, "margin", 1.0)
+        floats[1] = getattr(opt, "momentum", 0.0)
+        floats[2] = getattr(opt, "beta1", 0.0)
+        floats[3] = getattr(opt, "beta2", 0.0)
+        floats[4] = getattr(opt, "decay_rate", 0.0)
+        floats[5] = getattr(opt, "eps", 0.0)
         stats, colsum, colsq, fired = self._record_arrays(record)
         done, total, bad = self.kernel(
             X, labels, matrix, order, self.ints, self.floats, lrs, self.key, self.ws, self.bs,
