@@ -109,9 +109,8 @@ class CompiledSteps:
         widths = self.widths = [layer.n_out for layer in layers]
         self.units_at = _offsets(widths)
         param_sizes = [layer.W.value.size + layer.b.value.size for layer in layers]
-        self.ws = _typed([layer.W.value for layer in layers])
-        self.bs = _typed([layer.b.value for layer in layers])
         self.values = [p.value for p in self.params]
+        self.flat_params = _typed([value.reshape(-1) for value in self.values])  # views: W0, b0, W1, ...
         self.layer_ints = np.array(
             [
                 [steps.ACTIVATIONS[layer.activation] for layer in layers],
@@ -283,7 +282,7 @@ class CompiledSteps:
         floats[5] = getattr(opt, "eps", 0.0)
         stats, colsum, colsq, fired = self._record_arrays(record)
         done, total, bad = self.kernel(
-            X, labels, matrix, order, self.ints, self.floats, lrs, self.key, self.ws, self.bs,
+            X, labels, matrix, order, self.ints, self.floats, lrs, self.key, self.flat_params,
             self.layer_ints, self.layer_floats, self._strengths(), self.grads, self.slots1, self.slots2,
             stats, colsum, colsq, fired, *self.buffers,
         )  # fmt: skip

@@ -153,7 +153,7 @@ def test_the_binding_follows_replaced_arrays_and_reset_optimizers():
     layer = net.layers[0]
     layer.W.value = layer.W.value.copy()
     net.train_step(X, y, opt)
-    assert net._plan.ws[0] is layer.W.value
+    assert net._plan.values[0] is layer.W.value
     copied = net.copy()  # a copy binds its own arrays
     copied.train_step(X, y, opt)
     assert copied._plan is not net._plan

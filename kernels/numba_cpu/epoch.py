@@ -11,9 +11,10 @@ the layered path's ``step_seed(seed, s)``. So masks are the same bits, and param
 by the BLAS library (Numba calls SciPy's OpenBLAS, NumPy its own) and the penalty's summation
 order (it is reported, never used in a gradient).
 
-The model's W and b come in two typed lists; everything else the plan owns (fastmlp/_plan.py)
-comes flat, each layer's part at its offset (layer_ints), sized for the largest batch (``rows``)
-and viewed at each batch's rows (the first nb·m elements: C-contiguous, BLAS takes them as is).
+The model's parameters come as one typed list of flat views (W0, b0, W1, b1, ...); everything
+else the plan owns (fastmlp/_plan.py) comes flat, each layer's part at its offset (layer_ints),
+sized for the largest batch (``rows``) and viewed at each batch's rows (the first nb·m
+elements: C-contiguous, BLAS takes them as is).
 Buffers: outs, dxs, dzs (rows · Σ widths: per layer its training output, the gradient wrt that
 output, the last layer's being the loss's dscores, and the gradient before its activation),
 btile (each layer's bias tiled to SEG + width: dense.py's b_tiled), acc (Σ widths, float64: the
@@ -192,18 +193,23 @@ def _rows(flat, start, nb, m):
     return flat[start : start + nb * m].reshape((nb, m))
 
 
+@njit(inline="always")
+def _weights(params, layer_ints, l):
+    """Layer l's W (fan-in, width) from its flat entry in params."""
+    return params[2 * l].reshape((layer_ints[FAN_IN, l], layer_ints[WIDTH, l]))
+
+
 @njit(cache=True, error_model=ERROR_MODEL)
-def _optimize(opt_code, ws, bs, layer_ints, grads, slots1, slots2, strengths, lr, hyper, t):
+def _optimize(opt_code, params, layer_ints, grads, slots1, slots2, strengths, lr, hyper, t):
     """optim.py's fused update of every W and b (flat views; grads and states at each layer's
     PARAMS_AT offset, W's then b's); t is the 1-based update count (Adam)."""
     mu, beta1, beta2, decay, eps = hyper[H_MOMENTUM], hyper[H_BETA1], hyper[H_BETA2], hyper[H_DECAY], hyper[H_EPS]
     # the layered optimizers' constants, formed in float64 as they are in Python
     c5 = 1.0 - beta1 ** float(t)
     c6 = 1.0 - beta2 ** float(t)
-    for p in range(2 * len(ws)):
-        l = p // 2
-        w = ws[l].reshape(ws[l].size) if p % 2 == 0 else bs[l]
-        start = layer_ints[PARAMS_AT, l] + (0 if p % 2 == 0 else ws[l].size)
+    for p in range(len(params)):
+        w = params[p]
+        start = layer_ints[PARAMS_AT, p // 2] + (0 if p % 2 == 0 else params[p - 1].shape[0])
         n = w.shape[0]
         g, s1, s2 = grads[start : start + n], slots1[start : start + n], slots2[start : start + n]
         wd = strengths[0, p]
@@ -222,49 +228,49 @@ def _optimize(opt_code, ws, bs, layer_ints, grads, slots1, slots2, strengths, lr
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
-def _penalties(ws, bs, layer_ints, grads, strengths):
+def _penalties(params, layer_ints, grads, strengths):
     """Σ over W and b of _penalty (L1 subgradients added to grads)."""
     total = 0.0
-    for p in range(2 * len(ws)):
+    for p in range(len(params)):
         l2, l1 = strengths[0, p], strengths[1, p]
         if l2 == 0.0 and l1 == 0.0:
             continue
-        l = p // 2
-        w = ws[l].reshape(ws[l].size) if p % 2 == 0 else bs[l]
-        start = layer_ints[PARAMS_AT, l] + (0 if p % 2 == 0 else ws[l].size)
+        w = params[p]
+        start = layer_ints[PARAMS_AT, p // 2] + (0 if p % 2 == 0 else params[p - 1].shape[0])
         total += _penalty(w, grads[start : start + w.shape[0]], l2, l1)
     return total
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
-def _forward(ws, bs, layer_ints, layer_floats, outs, btile, no_pre, stage, words, xb, nb, rows, k0, k1):
+def _forward(params, layer_ints, layer_floats, outs, btile, no_pre, stage, words, xb, nb, rows, k0, k1):
     """Training forward of the batch in xb[:nb]; returns the scores (the last layer's output rows)."""
     a = xb[:nb]
-    for l in range(len(ws)):
+    for l in range(len(params) // 2):
         m = layer_ints[WIDTH, l]
         out = _rows(outs, rows * layer_ints[UNITS_AT, l], nb, m)
-        np.dot(a, ws[l], out)
+        np.dot(a, _weights(params, layer_ints, l), out)
+        b = params[2 * l + 1]
         keep = layer_floats[1, l]
         code = layer_ints[CODE, l]
         if code != 0 or keep < 1.0:  # layers.Dense fuses these; identity without dropout is affine
             bt = btile[layer_ints[TILE_AT, l] : layer_ints[TILE_AT, l] + SEG + m]
-            _tile(bs[l], bt)
+            _tile(b, bt)
             thr, stream = layer_ints[THRESHOLD, l], layer_ints[STREAM, l]
             alpha = layer_floats[0, l]
             _forward_rows(code, keep < 1.0, out, bt, no_pre, alpha, keep, thr, k0, k1, stream, stage, words, 0, nb)
         else:
-            _bias_rows(out, bs[l], 0, nb)
+            _bias_rows(out, b, 0, nb)
         a = out
     return a
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
 def _backward(
-    ws, layer_ints, layer_floats, outs, dxs, dzs, grads, acc, tmp, no_pre, stage, words, xb, nb, rows, k0, k1
+    params, layer_ints, layer_floats, outs, dxs, dzs, grads, acc, tmp, no_pre, stage, words, xb, nb, rows, k0, k1
 ):
     """Gradients of every layer's W and b (into grads) from the loss's dscores in the last
     layer's dxs rows (the first layer's dx is not formed)."""
-    last = len(ws) - 1
+    last = len(params) // 2 - 1
     g = _rows(dxs, rows * layer_ints[UNITS_AT, last], nb, layer_ints[WIDTH, last])
     for l in range(last, -1, -1):
         m, units = layer_ints[WIDTH, l], layer_ints[UNITS_AT, l]
@@ -287,21 +293,21 @@ def _backward(
             db[j] = total[j]
         if l > 0:
             dx = _rows(dxs, rows * layer_ints[UNITS_AT, l - 1], nb, d)
-            np.dot(dz, ws[l].T, dx)
+            np.dot(dz, _weights(params, layer_ints, l).T, dx)
             g = dx
         np.dot(a_in.T, dz, grads[start : start + d * m].reshape((d, m)))
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
 def train_steps(
-    X, labels, targets, order, ints, floats, lrs, key, ws, bs, layer_ints, layer_floats, strengths,
+    X, labels, targets, order, ints, floats, lrs, key, params, layer_ints, layer_floats, strengths,
     grads, slots1, slots2, stats, colsum, colsq, fired, outs, dxs, dzs, btile, acc, tmp, no_pre,
     xb, yb, tb, stage, words,
 ):  # fmt: skip
     """:func:`_steps` with subnormals flushed to zero on this thread while it runs (_denormals.py)."""
     saved = flush_denormals()
     result = _steps(
-        X, labels, targets, order, ints, floats, lrs, key, ws, bs, layer_ints, layer_floats, strengths,
+        X, labels, targets, order, ints, floats, lrs, key, params, layer_ints, layer_floats, strengths,
         grads, slots1, slots2, stats, colsum, colsq, fired, outs, dxs, dzs, btile, acc, tmp, no_pre,
         xb, yb, tb, stage, words,
     )  # fmt: skip
@@ -311,15 +317,15 @@ def train_steps(
 
 @njit(cache=True, error_model=ERROR_MODEL)
 def _steps(
-    X, labels, targets, order, ints, floats, lrs, key, ws, bs, layer_ints, layer_floats, strengths,
+    X, labels, targets, order, ints, floats, lrs, key, params, layer_ints, layer_floats, strengths,
     grads, slots1, slots2, stats, colsum, colsq, fired, outs, dxs, dzs, btile, acc, tmp, no_pre,
     xb, yb, tb, stage, words,
 ):  # fmt: skip
     """Runs the steps of batches ``first .. last - 1`` (batch k: rows order[k·batch_size : …] of
     the data; the last batch of ``order`` may be shorter), stopping early at a non-finite loss
-    (that step changes nothing). Arguments are arrays and two typed lists (the model's W and
-    b): Numba types arrays from a fingerprint, where each typed list costs microseconds a call
-    and a tuple milliseconds.
+    (that step changes nothing). Arguments are arrays and one typed list (the model's parameters,
+    flat views W0, b0, W1, ...): Numba types arrays from a fingerprint, where a typed list costs
+    microseconds a call and a tuple milliseconds.
 
     X, labels (int64) or targets (2-d): the whole validated training set (the unused one has 0
     rows). ints = (batch_size, first, last, loss code, record kind, optimizer code, the model's
@@ -340,7 +346,7 @@ def _steps(
     margin = floats[0]
     hyper = floats[1:]
     rows = xb.shape[0]
-    last_layer = len(ws) - 1
+    last_layer = len(params) // 2 - 1
     n = order.shape[0]
     total = 0.0
     for k in range(first, last):
@@ -354,24 +360,40 @@ def _steps(
         key_s = step_key(key, step)
         k0 = np.int64(key_s & np.uint64(0xFFFFFFFF))
         k1 = np.int64(key_s >> np.uint64(32))
-        scores = _forward(ws, bs, layer_ints, layer_floats, outs, btile, no_pre, stage, words, xb, nb, rows, k0, k1)
+        scores = _forward(params, layer_ints, layer_floats, outs, btile, no_pre, stage, words, xb, nb, rows, k0, k1)
         width = layer_ints[WIDTH, last_layer]
         dscores = _rows(dxs, rows * layer_ints[UNITS_AT, last_layer], nb, width)
         loss = _loss(loss_code, margin, scores, yb[:nb], tb[:nb], dscores, nb)
         if not math.isfinite(loss):
             return k - first, total, loss
         _record(kind, scores, yb[:nb], tb[:nb], stats, colsum, colsq)
-        for l in range(len(ws)):
+        for l in range(last_layer + 1):
             at = layer_ints[FIRED_AT, l]
             if at >= 0:
                 m = layer_ints[WIDTH, l]
                 _mark_fired(_rows(outs, rows * layer_ints[UNITS_AT, l], nb, m), fired[at : at + m])
         _backward(
-            ws, layer_ints, layer_floats, outs, dxs, dzs, grads, acc, tmp, no_pre, stage, words, xb, nb, rows, k0, k1
+            params,
+            layer_ints,
+            layer_floats,
+            outs,
+            dxs,
+            dzs,
+            grads,
+            acc,
+            tmp,
+            no_pre,
+            stage,
+            words,
+            xb,
+            nb,
+            rows,
+            k0,
+            k1,
         )
-        penalty = _penalties(ws, bs, layer_ints, grads, strengths)
+        penalty = _penalties(params, layer_ints, grads, strengths)
         updates += 1
-        _optimize(opt_code, ws, bs, layer_ints, grads, slots1, slots2, strengths, lrs[k - first], hyper, updates)
+        _optimize(opt_code, params, layer_ints, grads, slots1, slots2, strengths, lrs[k - first], hyper, updates)
         step += 1
         total += (loss + penalty) * nb
     return last - first, total, 0.0
