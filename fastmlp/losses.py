@@ -14,6 +14,7 @@ import numpy as np
 
 from . import ops
 from .ops import _checks as chk
+from .ops._dispatch import kernel
 
 
 class Loss(abc.ABC):
@@ -32,6 +33,25 @@ class Loss(abc.ABC):
     ) -> tuple[float, np.ndarray]:
         """``(loss, dscores)`` for a batch; ``out`` is an optional dscores buffer (losses that
         can write into one do; the others ignore it)."""
+
+    def _train(self, scores: Any, targets: np.ndarray, backend: str, out: np.ndarray | None) -> tuple[float, Any]:
+        """The loss of a model's training step: ``targets`` validated by :meth:`targets` (the
+        model did, once per fit or train_step), ``scores`` the model's own output. Losses that
+        are one op call its driver on ``backend`` directly (no second look at the labels);
+        the others run as :meth:`__call__`."""
+        op = self._op(scores)
+        if op is None:
+            return self(scores, targets, backend, out)
+        name, args = op
+        if targets.ndim == 2 and targets.dtype != scores.dtype:  # the ops would cast: let them
+            return self(scores, targets, backend, out)
+        if name == "softmax_cross_entropy":
+            return kernel(name, backend)(scores, targets, out=out)
+        return kernel(name, backend)(scores, targets, *args)
+
+    def _op(self, scores: Any) -> tuple[str, tuple] | None:
+        """(op name, extra arguments) when this loss is one op on NumPy scores, else None."""
+        return None
 
     def targets(self, y: Any, n_rows: int, n_out: int) -> np.ndarray:
         """Validated targets for ``n_rows`` rows and a score layer of width ``n_out``."""
@@ -59,6 +79,9 @@ class SoftmaxCrossEntropy(Loss):
 
     name = "softmax"
 
+    def _op(self, scores):
+        return ("softmax_cross_entropy", ()) if type(scores) is np.ndarray else None
+
     def __call__(self, scores, y, backend=None, out=None):
         """Fused softmax + cross-entropy + dscores."""
         return ops.softmax_cross_entropy(scores, y, out=out, backend=backend)
@@ -83,6 +106,9 @@ class MulticlassSVM(Loss):
         self.margin, self.squared = float(margin), bool(squared)
         self.name = "squared_hinge" if squared else "svm"
 
+    def _op(self, scores):
+        return ("svm_loss", (self.margin, self.squared)) if type(scores) is np.ndarray else None
+
     def __call__(self, scores, y, backend=None, out=None):
         """Fused hinge loss and dscores."""
         return ops.svm_loss(scores, y, self.margin, self.squared, backend=backend)
@@ -97,6 +123,9 @@ class SigmoidCrossEntropy(Loss):
 
     kind = "multilabel"
     name = "sigmoid"
+
+    def _op(self, scores):
+        return ("sigmoid_cross_entropy", ()) if type(scores) is np.ndarray else None
 
     def __call__(self, scores, y, backend=None, out=None):
         """Binary cross-entropy summed over attributes."""
@@ -122,15 +151,20 @@ class AttributeHinge(Loss):
     kind = "multilabel"
     name = "attribute_hinge"
 
+    def _op(self, scores):
+        return ("attribute_hinge_loss", ()) if type(scores) is np.ndarray else None
+
     def __call__(self, scores, y, backend=None, out=None):
         """Hinge per attribute."""
         return ops.attribute_hinge_loss(scores, y, backend=backend)
 
     def targets(self, y, n_rows, n_out):
         """(N, C) targets in {-1, +1}; {0, 1} targets are accepted and mapped."""
-        t = _matrix_targets(y, n_rows, n_out)
+        t = _matrix_targets(y, n_rows, n_out, unit_interval=False)
         if np.all((t == 0) | (t == 1)):
             t = 2 * t - 1
+        if not chk.all_plus_minus_one(t):
+            raise ValueError("targets must be -1 or +1 for attribute_hinge_loss")
         return t
 
     def predict(self, scores):
@@ -143,6 +177,9 @@ class L2Regression(Loss):
 
     kind = "regression"
     name = "l2"
+
+    def _op(self, scores):
+        return ("l2_loss", ()) if type(scores) is np.ndarray else None
 
     def __call__(self, scores, y, backend=None, out=None):
         """Squared error."""
@@ -162,6 +199,9 @@ class L1Regression(L2Regression):
 
     name = "l1"
 
+    def _op(self, scores):
+        return ("l1_loss", ()) if type(scores) is np.ndarray else None
+
     def __call__(self, scores, y, backend=None, out=None):
         """Absolute error."""
         return ops.l1_loss(scores, y, backend=backend)
@@ -174,6 +214,10 @@ def _matrix_targets(y: Any, n_rows: int, n_out: int, unit_interval: bool = True)
     if t.shape != (n_rows, n_out):
         raise ValueError(f"y has shape {np.shape(y)} but the model outputs ({n_rows}, {n_out})")
     chk.finite(t, "y")
+    if unit_interval:
+        lo, hi = chk.value_range(t)
+        if lo < 0 or hi > 1:
+            raise ValueError("targets must lie in [0, 1] for sigmoid_cross_entropy")
     return np.ascontiguousarray(t)
 
 

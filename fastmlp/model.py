@@ -335,17 +335,26 @@ class Sequential:
         model's dtype and width, ``targets`` checked by ``loss.targets`` (``fit`` validates the
         whole training set once, then passes row subsets of it; so does the scikit-learn adapter's
         ``fit``). ``record`` takes the step's scores for the epoch's statistics."""
+        # resolved once per step; the layers, the loss and the optimizer then call their kernels'
+        # drivers directly (past the ops' checks, which hold here by construction)
+        backend = self.backend or backends.get_backend()
+        seed = step_seed(self.seed, self.steps)
         # overflow is reported below as TrainingDiverged, with advice, instead of as NumPy warnings
         with np.errstate(over="ignore", invalid="ignore"):
-            scores = self._forward(X, True, step_seed(self.seed, self.steps))
-            data_loss, dscores = self.loss(scores, targets, self.backend, out=self._dscores_buffer(scores))
+            scores = X
+            for layer in self.layers:
+                scores = layer._train_forward(scores, seed, backend)
+            data_loss, dscores = self.loss._train(scores, targets, backend, self._dscores_buffer(scores))
         if not np.isfinite(data_loss):
             raise TrainingDiverged(self._diverged_message(f"loss is {data_loss} at step {self.steps}", optimizer))
         if record is not None:
             record.record(scores, targets)
-        self.backward(dscores, need_input_grad=False)
+        grad = dscores
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
+        for i in range(len(self.layers) - 1, first - 1, -1):  # the first layer's dx is never needed
+            grad = self.layers[i]._train_backward(grad, i != first, backend)
         penalty = self.regularization(optimizer.weight_decay, add_grads=True)
-        optimizer.step(self.parameters(), backend=self.backend)
+        optimizer._train_step(self.parameters(), backend)
         self.steps += 1
         return data_loss + penalty
 

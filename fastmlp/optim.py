@@ -17,6 +17,7 @@ import numpy as np
 from . import ops
 from .layers.base import Param
 from .ops import _checks as chk
+from .ops._dispatch import kernel
 
 Schedule = Callable[[float, int], float]
 
@@ -135,13 +136,50 @@ class Optimizer(abc.ABC):
         for p in params:
             if p.grad is None:
                 continue
-            self._update(p, lr, self.decay_for(p), backend)
+            op, args = self._update(p, lr, self.decay_for(p))
+            getattr(ops, op)(*args, backend=backend)
             if p.max_norm is not None:
                 ops.max_norm_(p.value, p.max_norm, backend=backend)
 
+    def _train_step(self, params: Iterable[Param], backend: str) -> None:
+        """:meth:`step` for a model's training step, straight to ``backend``'s drivers where the
+        update ops' checks hold by construction: a parameter and its gradient are C-contiguous
+        NumPy arrays of one shape and dtype, the state this optimizer's own (``_slots``), the
+        options checked when it was built (eps positive in the dtype: checked here, once per
+        dtype). Anything else (device arrays, a gradient of another dtype) takes the ops."""
+        self.steps += 1
+        lr = self.lr
+        for p in params:
+            w, g = p.value, p.grad
+            if g is None:
+                continue
+            op, args = self._update(p, lr, self.decay_for(p))
+            trusted = (
+                type(w) is np.ndarray
+                and type(g) is np.ndarray
+                and g.dtype == w.dtype
+                and g.shape == w.shape
+                and w.flags.c_contiguous
+                and g.flags.c_contiguous
+                and self._eps_holds(w.dtype)
+            )
+            if trusted:
+                kernel(op, backend)(*args)
+                if p.max_norm is not None:
+                    kernel("max_norm_", backend)(w, float(p.max_norm))
+            else:
+                getattr(ops, op)(*args, backend=backend)
+                if p.max_norm is not None:
+                    ops.max_norm_(w, p.max_norm, backend=backend)
+
+    def _eps_holds(self, dtype: np.dtype) -> bool:
+        eps = getattr(self, "eps", None)
+        return eps is None or bool(dtype.type(eps) > 0)
+
     @abc.abstractmethod
-    def _update(self, p: Param, lr: float, wd: float, backend: str | None) -> None:
-        """One fused in-place update of ``p.value`` from ``p.grad`` (each optimizer's own rule)."""
+    def _update(self, p: Param, lr: float, wd: float) -> tuple[str, tuple]:
+        """The update op (a ``fastmlp.ops`` name) and its arguments for ``p`` (each optimizer's
+        own rule: one fused in-place update of ``p.value`` from ``p.grad``)."""
 
     def epoch_end(self) -> None:
         """Advance the schedule by one epoch."""
@@ -184,12 +222,11 @@ class SGD(Optimizer):
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True needs momentum > 0")
 
-    def _update(self, p, lr, wd, backend):
+    def _update(self, p, lr, wd):
         if self.momentum == 0.0:
-            ops.sgd_update(p.value, p.grad, lr, wd, backend=backend)
-        else:
-            (v,) = self._slots(p, 1)
-            ops.momentum_update(p.value, p.grad, v, lr, self.momentum, wd, self.nesterov, backend=backend)
+            return "sgd_update", (p.value, p.grad, lr, wd)
+        (v,) = self._slots(p, 1)
+        return "momentum_update", (p.value, p.grad, v, lr, self.momentum, wd, self.nesterov)
 
     def config(self):
         """Constructor arguments."""
@@ -222,9 +259,9 @@ class Adam(Optimizer):
         self.beta2 = chk.number(beta2, "beta2", 0.0, 1.0, high_open=True)
         self.eps = chk.number(eps, "eps", 0.0, low_open=True)
 
-    def _update(self, p, lr, wd, backend):
+    def _update(self, p, lr, wd):
         m, v = self._slots(p, 2)
-        ops.adam_update(p.value, p.grad, m, v, self.steps, lr, self.beta1, self.beta2, self.eps, wd, backend=backend)
+        return "adam_update", (p.value, p.grad, m, v, self.steps, lr, self.beta1, self.beta2, self.eps, wd)
 
     def config(self):
         """Constructor arguments."""
@@ -255,9 +292,9 @@ class RMSprop(Optimizer):
         self.decay_rate = chk.number(decay_rate, "decay_rate", 0.0, 1.0, high_open=True)
         self.eps = chk.number(eps, "eps", 0.0, low_open=True)
 
-    def _update(self, p, lr, wd, backend):
+    def _update(self, p, lr, wd):
         (cache,) = self._slots(p, 1)
-        ops.rmsprop_update(p.value, p.grad, cache, lr, self.decay_rate, self.eps, wd, backend=backend)
+        return "rmsprop_update", (p.value, p.grad, cache, lr, self.decay_rate, self.eps, wd)
 
     def config(self):
         """Constructor arguments."""
@@ -281,9 +318,9 @@ class Adagrad(Optimizer):
         super().__init__(lr, weight_decay, schedule)
         self.eps = chk.number(eps, "eps", 0.0, low_open=True)
 
-    def _update(self, p, lr, wd, backend):
+    def _update(self, p, lr, wd):
         (cache,) = self._slots(p, 1)
-        ops.adagrad_update(p.value, p.grad, cache, lr, self.eps, wd, backend=backend)
+        return "adagrad_update", (p.value, p.grad, cache, lr, self.eps, wd)
 
     def config(self):
         """Constructor arguments."""

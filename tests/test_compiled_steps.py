@@ -277,3 +277,32 @@ def test_the_sklearn_adapter_trains_compiled_with_its_learning_rate_schedule():
         fastmlp.Sequential.compiled = True
     _assert_same_parameters(a.model_, b.model_)
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=RTOL)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_layered_step_calls_no_door_of_the_ops_it_binds(backend, monkeypatch):
+    X, y = _classes(n=60)
+    net = fastmlp.MLP([7, 9, 3], keep_prob=0.8, dtype="float64", seed=1, backend=backend)
+    net.compiled = False
+    reference = net.copy()
+
+    def door(*args, **kwargs):
+        raise AssertionError("a training step went through an op's door")
+
+    for name in ("dense_forward", "dense_backward", "affine_forward", "affine_backward", "softmax_cross_entropy"):
+        monkeypatch.setattr(ops, name, door)
+    monkeypatch.setattr(ops, "adam_update", door)
+    net.fit(X, y, epochs=2, batch_size=20, optimizer=optim.Adam(1e-2))
+    net.train_step(X[:5], y[:5], optim.Adam(1e-2))
+    monkeypatch.undo()
+    reference.fit(X, y, epochs=2, batch_size=20, optimizer=optim.Adam(1e-2))
+    reference.train_step(X[:5], y[:5], optim.Adam(1e-2))
+    _assert_same_parameters(net, reference, rtol=0)  # the same drivers, the same bits
+
+
+def test_targets_the_loss_ops_would_refuse_are_refused_by_fit():
+    X, _ = _classes(n=30)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        fastmlp.MLP([7, 3], loss="sigmoid").fit(X, np.full((30, 3), 2.0), epochs=1)
+    with pytest.raises(ValueError, match="-1 or \\+1"):
+        fastmlp.MLP([7, 3], loss="attribute_hinge").fit(X, np.full((30, 3), 0.5), epochs=1)

@@ -45,15 +45,21 @@ def test_multilabel_running_accuracy_counts_every_attribute():
 
 
 def _count_forwards(net):
+    """Counts the first layer's training forwards (its training entry, ``_train_forward``) and
+    evaluation forwards (``forward`` outside training)."""
     layer = net.layers[0]
     calls = {"training": 0, "evaluation": 0}
-    original = layer.forward
+    forward, train_forward = layer.forward, layer._train_forward
 
     def counted(x, training=False, seed=0):
         calls["training" if training else "evaluation"] += 1
-        return original(x, training, seed)
+        return forward(x, training, seed)
 
-    layer.forward = counted
+    def counted_training(x, seed, backend):
+        calls["training"] += 1
+        return train_forward(x, seed, backend)
+
+    layer.forward, layer._train_forward = counted, counted_training
     return calls
 
 

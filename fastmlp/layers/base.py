@@ -50,6 +50,16 @@ class Layer:
         """Gradient wrt the input (layers may skip it when not ``need_dx``); fills the parameters' grads."""
         return dy
 
+    # A model's training step calls these two, on batches it validated itself (fit validates the
+    # whole training set once; train_step its batch), with its backend resolved once per step.
+    # Layers that bind their kernels past the ops' checks override them (Dense); the others
+    # train through their public forward/backward.
+    def _train_forward(self, x: np.ndarray, seed: int, backend: str) -> np.ndarray:
+        return self.forward(x, True, seed)
+
+    def _train_backward(self, dy: np.ndarray, need_dx: bool, backend: str) -> np.ndarray | None:
+        return self.backward(dy, need_dx)
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments (JSON-serialisable) that rebuild this layer's shape and options."""
         return {}

@@ -10,6 +10,7 @@ import numpy as np
 from .. import init as initializers
 from .. import ops
 from ..kernels.activation_table import BY_NAME, NAMES
+from ..ops._dispatch import kernel
 from .base import Layer, Param, _check_keep, _check_size
 
 
@@ -82,6 +83,7 @@ class Dense(Layer):
         self._training = False
         self._workspaces: dict[tuple[int, np.dtype], dict[str, np.ndarray]] = {}
         self._ws: dict[str, np.ndarray] | None = None
+        self._bound: dict[str, tuple[Any, Any]] = {}
 
     @property
     def n_out(self) -> int:
@@ -176,13 +178,53 @@ class Dense(Layer):
         self.W.grad, self.b.grad = dW, db
         return dx
 
+    def _drivers(self, backend: str) -> tuple[Any, Any]:
+        """(forward, backward) drivers of this layer's op on ``backend``, looked up once."""
+        bound = self._bound.get(backend)
+        if bound is None:
+            names = ("dense_forward", "dense_backward") if self._fused else ("affine_forward", "affine_backward")
+            bound = self._bound[backend] = (kernel(names[0], backend), kernel(names[1], backend))
+        return bound
+
+    def _train_forward(self, x: np.ndarray, seed: int, backend: str) -> np.ndarray:
+        """forward(x, training=True) straight to the backend's driver: x is the model's validated
+        batch or the previous layer's output, the buffers this layer's own workspace, and the
+        options were checked when the layer was built (the checks ops.dense_forward makes)."""
+        ws = self._workspace(x)
+        if ws is None:  # device arrays, other dtypes: the public path
+            return self.forward(x, True, seed)
+        self._x, self._seed, self._training, self._ws = x, seed, True, ws
+        self._pre = ws["pre"] if self._keeps_pre else None
+        forward = self._drivers(backend)[0]
+        if self._fused:
+            args = (self.activation, self.keep_prob, seed, self.stream, self.alpha)
+            out = forward(x, self.W.value, self.b.value, *args, out=ws["out"], pre=self._pre)
+        else:
+            out = forward(x, self.W.value, self.b.value, out=ws["out"])
+        self._out = out
+        return out
+
+    def _train_backward(self, dy: np.ndarray, need_dx: bool, backend: str) -> np.ndarray | None:
+        """backward() straight to the driver, after :meth:`_train_forward` (its buffers)."""
+        ws = self._ws
+        if ws is None or dy.dtype != self.W.value.dtype or type(dy) is not np.ndarray:
+            return self.backward(dy, need_dx)
+        grads = (ws["dx"] if need_dx else None, ws["dW"], ws["db"])
+        backward = self._drivers(backend)[1]
+        if self._fused:
+            args = (self.activation, self.keep_prob, self._seed, self.stream, self.alpha)
+            dx, dW, db = backward(
+                dy, self._x, self.W.value, self._out, *args, need_dx=need_dx, grads=grads, pre=self._pre
+            )
+        else:
+            dx, dW, db = backward(dy, self._x, self.W.value, need_dx=need_dx, grads=grads)
+        self.W.grad, self.b.grad = dW, db
+        return dx
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_workspaces"], state["_ws"], state["_pre"] = (
-            {},
-            None,
-            None,
-        )  # scratch, not state: never copied or pickled
+        # scratch, not state: never copied or pickled
+        state["_workspaces"], state["_ws"], state["_pre"], state["_bound"] = {}, None, None, {}
         return state
 
     @classmethod
