@@ -15,6 +15,7 @@ labels in range), and ``order`` holds row indices of X. The kernel trusts them.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from . import optim as optim_lib
 from .layers import Dense
 
 MASK64 = (1 << 64) - 1
+_NO_CONTEXT = contextlib.nullcontext()
 
 
 def _optimizer_name(optimizer: Any) -> str | None:
@@ -94,6 +96,7 @@ class CompiledSteps:
         steps = backends.compiled_steps(model.backend)
         assert steps is not None
         self.kernel, self.model, self.optimizer, self.rows = steps.train_steps, model, optimizer, rows
+        self.interpreted = steps.INTERPRETED
         layers = list(model.layers)
         self.layers, self.params, self.loss, self.seed, self.backend = (
             layers,
@@ -281,11 +284,13 @@ class CompiledSteps:
         floats[4] = getattr(opt, "decay_rate", 0.0)
         floats[5] = getattr(opt, "eps", 0.0)
         stats, colsum, colsq, fired = self._record_arrays(record)
-        done, total, bad = self.kernel(
-            X, labels, matrix, order, self.ints, self.floats, lrs, self.key, self.flat_params,
-            self.layer_ints, self.layer_floats, self._strengths(), self.grads, self.slots1, self.slots2,
-            stats, colsum, colsq, fired, *self.buffers,
-        )  # fmt: skip
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore") if self.interpreted else _NO_CONTEXT:
+            done, total, bad = self.kernel(
+                X, labels, matrix, order, self.ints, self.floats, lrs, self.key, self.flat_params,
+                self.layer_ints, self.layer_floats, self._strengths(), self.grads, self.slots1, self.slots2,
+                stats, colsum, colsq, fired, *self.buffers,
+            )  # fmt: skip
+        done = int(done)  # NumPy integers with the JIT disabled: the step counters stay ints
         model.steps += done
         opt.steps += done
-        return done, total, bad
+        return done, float(total), float(bad)

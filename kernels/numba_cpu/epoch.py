@@ -27,6 +27,8 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.core import config as numba_config
+from numba.extending import overload
 
 from ..activation_table import CODES
 from ._common import ERROR_MODEL, SEG, n_chunks
@@ -59,7 +61,10 @@ LOSSES = {
 }
 OPTIMIZERS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "rmsprop": 4, "adagrad": 5}
 ACTIVATIONS = {name: CODES[name] for name in HAND_WRITTEN}
-__all__ = ["ACTIVATIONS", "LOSSES", "OPTIMIZERS", "SEG", "keep_threshold", "takes", "train_steps"]
+# The JIT disabled (coverage runs): the kernel runs as NumPy code, whose overflow warnings the
+# caller silences (compiled, overflow is silent and the caller reports a non-finite loss).
+INTERPRETED = bool(numba_config.DISABLE_JIT)
+__all__ = ["ACTIVATIONS", "INTERPRETED", "LOSSES", "OPTIMIZERS", "SEG", "keep_threshold", "takes", "train_steps"]
 
 
 def takes(rows, widths):
@@ -68,18 +73,30 @@ def takes(rows, widths):
     return all(n_chunks(rows, m) == 1 for m in widths)
 
 
+_MASK64 = (1 << 64) - 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
-@njit(cache=True, error_model=ERROR_MODEL)
 def step_key(seed, step):
-    """SplitMix64 of (seed, step): the dropout key of a training step (fastmlp.model.step_seed)."""
-    z = seed + np.uint64(step + 1) * _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
+    """SplitMix64 of (seed, step): the dropout key of a training step (fastmlp.model.step_seed).
+    In Python (the JIT disabled) on exact integers; compiled, on wrapping uint64 (_ov_step_key)."""
+    z = (int(seed) + (int(step) + 1) * 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return np.uint64(z ^ (z >> 31))
+
+
+@overload(step_key)
+def _ov_step_key(seed, step):  # pragma: no cover - typing runs at compile time only
+    def impl(seed, step):
+        z = seed + np.uint64(step + 1) * _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+        return z ^ (z >> np.uint64(31))
+
+    return impl
 
 
 @njit(cache=True, error_model=ERROR_MODEL)
