@@ -34,7 +34,7 @@ def restore_mode(saved):  # pragma: no cover - Python stand-in
     return None
 
 
-def _mxcsr_call(builder, name, pointer):
+def _mxcsr_call(builder, name, pointer):  # pragma: no cover - code generation at compile time only
     fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()])
     fn = cgutils.get_or_insert_function(builder.module, fnty, name)
     builder.call(fn, [builder.bitcast(pointer, ir.IntType(8).as_pointer())])
