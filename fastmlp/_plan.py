@@ -63,8 +63,8 @@ def reason_not(model: Any, optimizer: Any, rows: int) -> str | None:
     dtype = model.dtype
     if dtype not in (np.float32, np.float64) or any(p.value.dtype != dtype for p in model.parameters()):
         return "parameters of mixed or non-float dtypes"
-    if not steps.takes(rows, [layer.n_out for layer in model.layers]):
-        return "layers wide enough that their epilogues run on several threads"
+    if not steps.takes(rows, [layer.n_out for layer in model.layers], [p.value.size for p in model.parameters()]):
+        return "layers large enough that their epilogues or updates run on several threads"
     return None
 
 

@@ -178,6 +178,14 @@ def test_models_it_does_not_take_fall_back_and_say_why(build, why):
     assert net._plan is None and np.isfinite(history.loss[0])
 
 
+def test_a_parameter_whose_update_runs_on_several_threads_keeps_the_layered_path():
+    # 32 rows × 300 units is one epilogue chunk, but a 300 × 300 W (90 000 elements) is two
+    # update chunks: one compiled call would run serially what the layered update threads
+    net = fastmlp.MLP([300, 300, 3], backend="numba")
+    assert "several threads" in net.training_path("momentum", 32)
+    assert fastmlp.MLP([200, 300, 3], backend="numba").training_path("momentum", 32) == "compiled"
+
+
 def test_max_norm_and_optimizer_subclasses_fall_back():
     net = fastmlp.Sequential([layers.Dense(7, 3, max_norm=2.0)], backend="numba")
     assert "max_norm" in net.training_path()

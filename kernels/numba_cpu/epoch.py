@@ -67,10 +67,13 @@ INTERPRETED = bool(numba_config.DISABLE_JIT)
 __all__ = ["ACTIVATIONS", "INTERPRETED", "LOSSES", "OPTIMIZERS", "SEG", "keep_threshold", "takes", "train_steps"]
 
 
-def takes(rows, widths):
-    """True when every epilogue of a step on ``rows`` rows (layers of output ``widths``) is one
-    chunk: the layered path would run them serially too, so one compiled call loses no threads."""
-    return all(n_chunks(rows, m) == 1 for m in widths)
+def takes(rows, widths, sizes):
+    """True when every epilogue of a step on ``rows`` rows (layers of output ``widths``) and
+    every parameter's update (arrays of ``sizes`` elements) is one chunk: the layered path would
+    run them serially too, so one compiled call loses no threads. (CIFAR's 3072 × 512 weights at
+    batch 64 fit the first rule, not the second: their update alone took a compiled step from
+    ~8 to ~10 ms, benches/NOTES.md "Compiled steps".)"""
+    return all(n_chunks(rows, m) == 1 for m in widths) and all(n_chunks(size) == 1 for size in sizes)
 
 
 _MASK64 = (1 << 64) - 1
