@@ -5,6 +5,7 @@ thread (as fit runs them: fastmlp.threads.serial_blas_if_small).
     python benches/step_overhead.py                      # this checkout, compiled path
     python benches/step_overhead.py --layered            # the layered path (model.compiled = False)
     python benches/step_overhead.py --gemms              # the digits step's 8 GEMMs alone (NumPy)
+    python benches/step_overhead.py --cifar              # the CIFAR-shaped train_step, B = 64 and 256
     python benches/step_overhead.py --repo /path/to/other/checkout
 
 Alternate the commands a few times (each in its own process) and compare the minima.
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--repo", help="import fastmlp from this checkout instead of the installed one")
     parser.add_argument("--layered", action="store_true", help="time the layered path (one call per op)")
     parser.add_argument("--gemms", action="store_true", help="time the digits step's GEMMs alone")
+    parser.add_argument("--cifar", action="store_true", help="time the CIFAR-shaped train_step (BENCH.md)")
     args = parser.parse_args()
     if args.repo:
         sys.path.insert(0, args.repo)
@@ -54,6 +56,9 @@ def main() -> None:
     import fastmlp
     from fastmlp import datasets, optim
 
+    if args.cifar:
+        print(f"{fastmlp.__file__}: CIFAR-shaped train_step {_cifar_ms(fastmlp, optim)} (minimum of 7 rounds)")
+        return
     X, y = datasets.load_digits()
     X = X.astype(np.float32)
     rng = np.random.default_rng(0)
@@ -87,6 +92,27 @@ def _fit_step_us(fastmlp, optim, sizes, X, y, batch_size, layered):
         net.fit(X, y, epochs=5, batch_size=batch_size, optimizer=optim.Adam(1e-3))
         best = min(best, (time.perf_counter() - start) / steps)
     return best * 1e6
+
+
+def _cifar_ms(fastmlp, optim):
+    """BENCH.md's step (3072 → 512 → 512 → 10, dropout 0.5, SGD momentum + L2), both threads."""
+    from fastmlp.benchmarks.workloads import CIFAR_SIZES, KEEP, L2, LR, MU, batch
+
+    timings = []
+    for n in (64, 256):
+        X, y = batch(n)
+        net = fastmlp.MLP(list(CIFAR_SIZES), keep_prob=KEEP, seed=0, backend="numba")
+        sgd = optim.SGD(LR, momentum=MU, weight_decay=L2)
+        for _ in range(3):
+            net.train_step(X, y, sgd)
+        best = float("inf")
+        for _ in range(7):
+            start = time.perf_counter()
+            for _ in range(10):
+                net.train_step(X, y, sgd)
+            best = min(best, (time.perf_counter() - start) / 10)
+        timings.append(f"B={n} {best * 1e3:.2f} ms")
+    return ", ".join(timings)
 
 
 def _gemms_us(np, X):
