@@ -128,6 +128,7 @@ class CompiledSteps:
             ],
             np.int64,
         )
+        self.fired_row = steps.FIRED_AT
         self.layer_floats = np.array([[layer.alpha for layer in layers], [layer.keep_prob for layer in layers]])
         self.grads = np.empty(sum(param_sizes), dtype)
         for p, start in zip(self.params, _offsets([p.value.size for p in self.params]), strict=True):
@@ -180,7 +181,7 @@ class CompiledSteps:
         """Flat state buffers (as many as the optimizer keeps per parameter), each parameter's
         part at its gradient's offset; the optimizer's state moves into them, values kept.
         Unused states are any array of the right type (the gradients: never written)."""
-        n = {0: 0, 1: 1, 2: 1, 3: 2, 4: 1, 5: 1}[self.opt_code]
+        n = {"sgd": 0, "adam": 2}.get(str(self.opt_name), 1)  # momentum, nesterov, rmsprop, adagrad: one
         flats = [np.zeros_like(self.grads) for _ in range(n)]
         lists: list[Any] = []
         for p, start in zip(self.params, _offsets([p.value.size for p in self.params]), strict=True):
@@ -237,14 +238,14 @@ class CompiledSteps:
         """The kernel's record arguments: the epoch record's own arrays (fastmlp/_epoch.py), or
         this plan's scratch when nobody reads them (train_step); sets each layer's FIRED_AT."""
         if record is None:
-            self.layer_ints[3] = -1
+            self.layer_ints[self.fired_row] = -1
             return self.own_record
         if self._record_for is not record:  # the record's arrays live as long as it does
             self._fired_at[:] = -1
             for index, start in record.fired_offsets.items():
                 self._fired_at[index] = start
             self._record_for = record
-        self.layer_ints[3] = self._fired_at
+        self.layer_ints[self.fired_row] = self._fired_at
         return record.stats, record.target_sum, record.target_squares, record.fired_flags
 
     def _strengths(self) -> np.ndarray:
@@ -272,7 +273,7 @@ class CompiledSteps:
         trusts."""
         model, opt = self.model, self.optimizer
         labels = targets if targets.ndim == 1 else self.no_labels
-        matrix = np.ascontiguousarray(targets, self.dtype) if targets.ndim == 2 else self.no_targets
+        matrix = targets if targets.ndim == 2 else self.no_targets  # in the model's dtype: Sequential._targets
         ints, floats = self.ints, self.floats
         ints[0], ints[2] = batch_size, -(-order.shape[0] // batch_size)  # first batch: ints[1] = 0
         ints[6], ints[7] = model.steps, opt.steps

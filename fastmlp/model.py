@@ -222,13 +222,17 @@ class Sequential:
         With ``need_input_grad=False`` it stops at the first layer with parameters and skips
         that layer's input-gradient GEMM (the largest one in a wide first layer); returns None.
         """
-        grad = dscores
+        return self._backprop(dscores, need_input_grad, lambda layer, grad, need_dx: layer.backward(grad, need_dx))
+
+    def _backprop(self, grad: Any, need_input_grad: bool, step: Callable[[Layer, Any, bool], Any]) -> Any:
+        """backward()'s walk down the layers, ``step(layer, grad, need_dx)`` per layer (the public
+        backward, or a training step's bound one)."""
         first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
         for i in range(len(self.layers) - 1, -1, -1):
             if not need_input_grad and i == first:
-                self.layers[i].backward(grad, need_dx=False)
+                step(self.layers[i], grad, False)
                 return None
-            dx = self.layers[i].backward(grad)
+            dx = step(self.layers[i], grad, True)
             assert dx is not None  # layers return dx whenever it is asked for
             grad = dx
         return grad
@@ -349,10 +353,7 @@ class Sequential:
             raise TrainingDiverged(self._diverged_message(f"loss is {data_loss} at step {self.steps}", optimizer))
         if record is not None:
             record.record(scores, targets)
-        grad = dscores
-        first = next((i for i, layer in enumerate(self.layers) if layer.params), 0)
-        for i in range(len(self.layers) - 1, first - 1, -1):  # the first layer's dx is never needed
-            grad = self.layers[i]._train_backward(grad, i != first, backend)
+        self._backprop(dscores, False, lambda layer, grad, need_dx: layer._train_backward(grad, need_dx, backend))
         penalty = self.regularization(optimizer.weight_decay, add_grads=True)
         optimizer._train_step(self.parameters(), backend)
         self.steps += 1

@@ -64,7 +64,17 @@ ACTIVATIONS = {name: CODES[name] for name in HAND_WRITTEN}
 # The JIT disabled (coverage runs): the kernel runs as NumPy code, whose overflow warnings the
 # caller silences (compiled, overflow is silent and the caller reports a non-finite loss).
 INTERPRETED = bool(numba_config.DISABLE_JIT)
-__all__ = ["ACTIVATIONS", "INTERPRETED", "LOSSES", "OPTIMIZERS", "SEG", "keep_threshold", "takes", "train_steps"]
+__all__ = [
+    "ACTIVATIONS",
+    "FIRED_AT",
+    "INTERPRETED",
+    "LOSSES",
+    "OPTIMIZERS",
+    "SEG",
+    "keep_threshold",
+    "takes",
+    "train_steps",
+]
 
 
 def takes(rows, widths, sizes):
@@ -219,6 +229,12 @@ def _weights(params, layer_ints, l):
     return params[2 * l].reshape((layer_ints[FAN_IN, l], layer_ints[WIDTH, l]))
 
 
+@njit(inline="always")
+def _grad_start(params, layer_ints, p):
+    """Offset of parameter p (W0, b0, W1, ...) in the flat gradient and state buffers."""
+    return layer_ints[PARAMS_AT, p // 2] + (0 if p % 2 == 0 else params[p - 1].shape[0])
+
+
 @njit(cache=True, error_model=ERROR_MODEL)
 def _optimize(opt_code, params, layer_ints, grads, slots1, slots2, strengths, lr, hyper, t):
     """optim.py's fused update of every W and b (flat views; grads and states at each layer's
@@ -229,7 +245,7 @@ def _optimize(opt_code, params, layer_ints, grads, slots1, slots2, strengths, lr
     c6 = 1.0 - beta2 ** float(t)
     for p in range(len(params)):
         w = params[p]
-        start = layer_ints[PARAMS_AT, p // 2] + (0 if p % 2 == 0 else params[p - 1].shape[0])
+        start = _grad_start(params, layer_ints, p)
         n = w.shape[0]
         g, s1, s2 = grads[start : start + n], slots1[start : start + n], slots2[start : start + n]
         wd = strengths[0, p]
@@ -256,7 +272,7 @@ def _penalties(params, layer_ints, grads, strengths):
         if l2 == 0.0 and l1 == 0.0:
             continue
         w = params[p]
-        start = layer_ints[PARAMS_AT, p // 2] + (0 if p % 2 == 0 else params[p - 1].shape[0])
+        start = _grad_start(params, layer_ints, p)
         total += _penalty(w, grads[start : start + w.shape[0]], l2, l1)
     return total
 
@@ -324,25 +340,6 @@ def train_steps(
     grads, slots1, slots2, stats, colsum, colsq, fired, outs, dxs, dzs, btile, acc, tmp, no_pre,
     xb, yb, tb, stage, words,
 ):  # fmt: skip
-    """:func:`_steps` with subnormals flushed to zero on this thread while it runs (_denormals.py).
-    Its arguments spelled out, not ``*args``: Numba types a star-argument tuple in Python on
-    every call (a tiny step went from 31 to 720 µs)."""
-    saved = flush_denormals()
-    result = _steps(
-        X, labels, targets, order, ints, floats, lrs, key, params, layer_ints, layer_floats, strengths,
-        grads, slots1, slots2, stats, colsum, colsq, fired, outs, dxs, dzs, btile, acc, tmp, no_pre,
-        xb, yb, tb, stage, words,
-    )  # fmt: skip
-    restore_mode(saved)
-    return result
-
-
-@njit(cache=True, error_model=ERROR_MODEL)
-def _steps(
-    X, labels, targets, order, ints, floats, lrs, key, params, layer_ints, layer_floats, strengths,
-    grads, slots1, slots2, stats, colsum, colsq, fired, outs, dxs, dzs, btile, acc, tmp, no_pre,
-    xb, yb, tb, stage, words,
-):  # fmt: skip
     """Runs the steps of batches ``first .. last - 1`` (batch k: rows order[k·batch_size : …] of
     the data; the last batch of ``order`` may be shorter), stopping early at a non-finite loss
     (that step changes nothing). Arguments are arrays and one typed list (the model's parameters,
@@ -360,8 +357,11 @@ def _steps(
     every parameter at its offset. Record: stats (rows, hits, elements, residual), colsum,
     colsq, fired (flat flags, each ReLU layer's at its offset). Buffers: the module docstring.
 
+    Subnormals are flushed to zero on this thread while it runs (_denormals.py).
+
     Returns (steps done, Σ (loss + penalty) · rows over them, the non-finite loss or 0.0).
     """
+    saved = flush_denormals()
     batch_size, first, last, loss_code, kind, opt_code, step, updates = (
         ints[0], ints[1], ints[2], ints[3], ints[4], ints[5], ints[6], ints[7]
     )  # fmt: skip
@@ -387,6 +387,7 @@ def _steps(
         dscores = _rows(dxs, rows * layer_ints[UNITS_AT, last_layer], nb, width)
         loss = _loss(loss_code, margin, scores, yb[:nb], tb[:nb], dscores, nb)
         if not math.isfinite(loss):
+            restore_mode(saved)
             return k - first, total, loss
         _record(kind, scores, yb[:nb], tb[:nb], stats, colsum, colsq)
         for l in range(last_layer + 1):
@@ -418,4 +419,5 @@ def _steps(
         _optimize(opt_code, params, layer_ints, grads, slots1, slots2, strengths, lrs[k - first], hyper, updates)
         step += 1
         total += (loss + penalty) * nb
+    restore_mode(saved)
     return last - first, total, 0.0
