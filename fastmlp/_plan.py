@@ -15,7 +15,6 @@ labels in range), and ``order`` holds row indices of X. The kernel trusts them.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import numpy as np
@@ -25,7 +24,9 @@ from . import optim as optim_lib
 from .layers import Dense
 
 MASK64 = (1 << 64) - 1
-_NO_CONTEXT = contextlib.nullcontext()
+
+
+_ADAPTIVE: dict[type, str] = {optim_lib.Adam: "adam", optim_lib.RMSprop: "rmsprop", optim_lib.Adagrad: "adagrad"}
 
 
 def _optimizer_name(optimizer: Any) -> str | None:
@@ -36,8 +37,7 @@ def _optimizer_name(optimizer: Any) -> str | None:
         if optimizer.momentum == 0.0:
             return "sgd"
         return "nesterov" if optimizer.nesterov else "momentum"
-    names: dict[type, str] = {optim_lib.Adam: "adam", optim_lib.RMSprop: "rmsprop", optim_lib.Adagrad: "adagrad"}
-    return names.get(kind)
+    return _ADAPTIVE.get(kind)
 
 
 def reason_not(model: Any, optimizer: Any, rows: int) -> str | None:
@@ -155,8 +155,8 @@ class CompiledSteps:
         self.no_targets = np.empty((0, widths[-1]), dtype)
         self.key = np.uint64(model.seed & MASK64)
         self._penalties: tuple[Any, ...] = ()
-        self._record_for: Any = None
         self._fired_at = np.full(len(layers), -1, np.int64)
+        self._record_for: Any = None  # the FIRED_AT row above is -1: no record
         self.own_record = (np.zeros(4), np.zeros(widths[-1]), np.zeros(widths[-1]), np.zeros(1, np.bool_))
         self.options = self._options(layers)
         self._arange = np.arange(rows)
@@ -237,15 +237,14 @@ class CompiledSteps:
     def _record_arrays(self, record: Any) -> tuple[Any, ...]:
         """The kernel's record arguments: the epoch record's own arrays (fastmlp/_epoch.py), or
         this plan's scratch when nobody reads them (train_step); sets each layer's FIRED_AT."""
-        if record is None:
-            self.layer_ints[self.fired_row] = -1
-            return self.own_record
         if self._record_for is not record:  # the record's arrays live as long as it does
             self._fired_at[:] = -1
-            for index, start in record.fired_offsets.items():
+            for index, start in record.fired_offsets.items() if record is not None else ():
                 self._fired_at[index] = start
+            self.layer_ints[self.fired_row] = self._fired_at
             self._record_for = record
-        self.layer_ints[self.fired_row] = self._fired_at
+        if record is None:
+            return self.own_record
         return record.stats, record.target_sum, record.target_squares, record.fired_flags
 
     def _strengths(self) -> np.ndarray:
@@ -285,12 +284,16 @@ class CompiledSteps:
         floats[4] = getattr(opt, "decay_rate", 0.0)
         floats[5] = getattr(opt, "eps", 0.0)
         stats, colsum, colsq, fired = self._record_arrays(record)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore") if self.interpreted else _NO_CONTEXT:
-            done, total, bad = self.kernel(
-                X, labels, matrix, order, self.ints, self.floats, lrs, self.key, self.flat_params,
-                self.layer_ints, self.layer_floats, self._strengths(), self.grads, self.slots1, self.slots2,
-                stats, colsum, colsq, fired, *self.buffers,
-            )  # fmt: skip
+        args = (
+            X, labels, matrix, order, self.ints, self.floats, lrs, self.key, self.flat_params,
+            self.layer_ints, self.layer_floats, self._strengths(), self.grads, self.slots1, self.slots2,
+            stats, colsum, colsq, fired, *self.buffers,
+        )  # fmt: skip
+        if self.interpreted:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                done, total, bad = self.kernel(*args)
+        else:  # a context manager per call is a real share of a tiny step
+            done, total, bad = self.kernel(*args)
         done = int(done)  # NumPy integers with the JIT disabled: the step counters stay ints
         model.steps += done
         opt.steps += done

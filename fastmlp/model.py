@@ -178,7 +178,10 @@ class Sequential:
     @property
     def dtype(self) -> np.dtype:
         """Float dtype of the parameters."""
-        return self.parameters()[0].value.dtype
+        for layer in self.layers:  # the first parameter's; parameters() would list them all
+            for p in layer.params:
+                return p.value.dtype
+        raise ValueError("the model has no parameters")
 
     def parameters(self) -> list[Param]:
         """Every learnable array, in layer order."""

@@ -18,6 +18,11 @@ _requested: list[int | None] = [None]
 
 def _blas() -> ThreadpoolController:
     if _controller[0] is None:
+        # The controller sees only the BLAS libraries loaded when it is made. Numba's np.dot
+        # calls SciPy's BLAS (its own OpenBLAS next to NumPy's), loaded lazily on a compiled
+        # kernel's first product: load it now, or every limit would miss the compiled path's GEMMs.
+        import scipy.linalg.cython_blas  # noqa: F401
+
         _controller[0] = ThreadpoolController()
     return _controller[0]
 

@@ -42,3 +42,30 @@ def test_fit_takes_one_blas_thread_for_small_nets_only(sizes, serial):
     net.fit(X, y, epochs=1, batch_size=64, optimizer="adam", callbacks=[lambda *_: seen.append(_blas_threads())])
     assert seen == [[1] if serial else before]
     assert _blas_threads() == before
+
+
+_FRESH_PROCESS = """
+import numpy as np
+from threadpoolctl import threadpool_info
+import fastmlp
+from fastmlp import optim, threads
+with threads.serial_blas_if_small(0):  # before any compiled kernel has loaded SciPy's BLAS
+    net = fastmlp.MLP([8, 16, 3], seed=0, backend="numba")
+    net.train_step(np.ones((4, 8)), np.array([0, 1, 2, 0]), optim.Adam())  # Numba's np.dot: SciPy's BLAS
+    print(sorted((lib["filepath"].rsplit("/", 1)[-1], lib["num_threads"]) for lib in threadpool_info()
+                 if lib["user_api"] == "blas"))
+"""
+
+
+def test_the_limit_covers_the_blas_numba_loads_later():
+    """Numba's np.dot calls SciPy's BLAS, which a fresh process loads only at a compiled kernel's
+    first product: the limit taken before that must still hold for it (it once missed it, and the
+    compiled step's GEMMs ran on two threads)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", _FRESH_PROCESS], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    libs = eval(result.stdout.strip().splitlines()[-1])  # a list of (name, threads) the child printed
+    assert len(libs) >= 2, libs  # NumPy's BLAS and SciPy's (Numba's): both found
+    assert all(n == 1 for _, n in libs), libs

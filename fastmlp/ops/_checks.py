@@ -168,12 +168,25 @@ def labels(y: Any, n_rows: int, n_classes: int, name: str = "y") -> np.ndarray:
     elif y.dtype.kind not in "iu":
         raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
     # the range is checked on the labels as given: cast first, 2**63 would wrap to -2**63
-    lo, hi = int(y.min()), int(y.max())
+    lo, hi = _label_range(y)
     if lo < 0:
         raise ValueError(f"{name} has label {lo} but labels must be >= 0")
     if hi >= n_classes:
         raise ValueError(f"{name} has label {hi} but scores has {n_classes} classes")
     return np.ascontiguousarray(y, dtype=np.int64)
+
+
+# Below this many labels, Python's min/max over tolist() beat two NumPy reductions (a small
+# training step's labels; benches/NOTES.md, 'Measurements behind code comments': labels).
+_SMALL_LABELS = 32
+
+
+def _label_range(y: np.ndarray) -> tuple[int, int]:
+    """(smallest, largest) label of a non-empty integer or integral-float y, as Python ints."""
+    if y.size <= _SMALL_LABELS:
+        values = y.tolist()
+        return int(min(values)), int(max(values))
+    return int(y.min()), int(y.max())
 
 
 def number(

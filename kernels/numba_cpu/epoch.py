@@ -290,7 +290,9 @@ def _forward(params, layer_ints, layer_floats, outs, btile, no_pre, stage, words
         code = layer_ints[CODE, l]
         if code != 0 or keep < 1.0:  # layers.Dense fuses these; identity without dropout is affine
             bt = btile[layer_ints[TILE_AT, l] : layer_ints[TILE_AT, l] + SEG + m]
-            _tile(b, bt)
+            # _forward_rows reads bt[: min(SEG, nb·m) + m]: tile only that (a tiny layer's whole
+            # step is less than its SEG + m tiled elements)
+            _tile(b, bt[: min(SEG, nb * m) + m])
             thr, stream = layer_ints[THRESHOLD, l], layer_ints[STREAM, l]
             alpha = layer_floats[0, l]
             _forward_rows(code, keep < 1.0, out, bt, no_pre, alpha, keep, thr, k0, k1, stream, stage, words, 0, nb)
