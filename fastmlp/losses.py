@@ -1,7 +1,8 @@
 """Losses for models: data loss (mean over rows) + gradient, prediction and probabilities.
 
 Classification losses take integer labels in [0, C); multi-label losses take (N, C) targets;
-regression losses take real targets. All but hierarchical softmax are single fused ops.
+regression losses take real targets (poisson: non-negative). All but hierarchical softmax and
+poisson are single fused ops.
 """
 
 from __future__ import annotations
@@ -73,6 +74,11 @@ class Loss(abc.ABC):
         """Constructor arguments."""
         return {}
 
+    def row_losses(self, scores: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """Each row's loss (float64, N): the terms whose mean the loss is. ``targets`` as
+        :meth:`targets` returns them. For :class:`SampleWeighted`; not every loss defines it."""
+        raise TypeError(f"loss {self.name!r} does not define per-row losses (sample weights)")
+
 
 class SoftmaxCrossEntropy(Loss):
     """Softmax classifier: ``-log softmax(f)_{y}``."""
@@ -85,6 +91,12 @@ class SoftmaxCrossEntropy(Loss):
     def __call__(self, scores, y, backend=None, out=None):
         """Fused softmax + cross-entropy + dscores."""
         return ops.softmax_cross_entropy(scores, y, out=out, backend=backend)
+
+    def row_losses(self, scores, targets):
+        """log Σ exp(f) - f_y per row."""
+        s = np.asarray(scores, dtype=np.float64)
+        top = s.max(axis=1)
+        return top + np.log(np.exp(s - top[:, None]).sum(axis=1)) - s[np.arange(s.shape[0]), targets]
 
     def proba(self, scores):
         """Softmax of the scores."""
@@ -109,6 +121,14 @@ class MulticlassSVM(Loss):
     def _op(self, scores):
         return ("svm_loss", (self.margin, self.squared)) if type(scores) is np.ndarray else None
 
+    def row_losses(self, scores, targets):
+        """Σ_{j != y} max(0, f_j - f_y + margin) (squared: its square) per row."""
+        s = np.asarray(scores, dtype=np.float64)
+        rows = np.arange(s.shape[0])
+        hinge = np.maximum(0.0, s - s[rows, targets][:, None] + self.margin)
+        hinge[rows, targets] = 0.0
+        return (hinge**2 if self.squared else hinge).sum(axis=1)
+
     def __call__(self, scores, y, backend=None, out=None):
         """Fused hinge loss and dscores."""
         return ops.svm_loss(scores, y, self.margin, self.squared, backend=backend)
@@ -130,6 +150,11 @@ class SigmoidCrossEntropy(Loss):
     def __call__(self, scores, y, backend=None, out=None):
         """Binary cross-entropy summed over attributes."""
         return ops.sigmoid_cross_entropy(scores, y, backend=backend)
+
+    def row_losses(self, scores, targets):
+        """Σ_j softplus(f_j) - y_j f_j per row."""
+        s = np.asarray(scores, dtype=np.float64)
+        return (np.maximum(s, 0) + np.log1p(np.exp(-np.abs(s))) - np.asarray(targets, np.float64) * s).sum(axis=1)
 
     def targets(self, y, n_rows, n_out):
         """(N, C) targets in [0, 1]."""
@@ -158,6 +183,11 @@ class AttributeHinge(Loss):
         """Hinge per attribute."""
         return ops.attribute_hinge_loss(scores, y, backend=backend)
 
+    def row_losses(self, scores, targets):
+        """Σ_j max(0, 1 - y_j f_j) per row (targets ±1, as :meth:`targets` returns them)."""
+        s = np.asarray(scores, dtype=np.float64)
+        return np.maximum(0.0, 1.0 - np.asarray(targets, np.float64) * s).sum(axis=1)
+
     def targets(self, y, n_rows, n_out):
         """(N, C) targets in {-1, +1}; {0, 1} targets are accepted and mapped."""
         t = _matrix_targets(y, n_rows, n_out, unit_interval=False)
@@ -185,6 +215,10 @@ class L2Regression(Loss):
         """Squared error."""
         return ops.l2_loss(scores, y, backend=backend)
 
+    def row_losses(self, scores, targets):
+        """Σ_j (f_j - y_j)² per row."""
+        return ((np.asarray(scores, np.float64) - np.asarray(targets, np.float64)) ** 2).sum(axis=1)
+
     def targets(self, y, n_rows, n_out):
         """(N, K) real targets."""
         return _matrix_targets(y, n_rows, n_out, unit_interval=False)
@@ -205,6 +239,137 @@ class L1Regression(L2Regression):
     def __call__(self, scores, y, backend=None, out=None):
         """Absolute error."""
         return ops.l1_loss(scores, y, backend=backend)
+
+    def row_losses(self, scores, targets):
+        """Σ_j |f_j - y_j| per row."""
+        return np.abs(np.asarray(scores, np.float64) - np.asarray(targets, np.float64)).sum(axis=1)
+
+
+class PoissonRegression(Loss):
+    """Poisson regression with a log link: the scores are log-means, ``mu = exp(f)``. Per row
+    ``sum_j mu_j - y_j f_j + y_j log y_j - y_j`` (half the Poisson deviance: 0 where mu = y,
+    scikit-learn's ``loss="poisson"``), mean over rows; gradient ``(mu - y) / N``. Targets are
+    counts or rates, >= 0.
+
+    NumPy only (no fused op): three elementwise passes over the (N, K) scores, small against a
+    step's GEMMs. A score above ~709 (float64) overflows exp: the loss is then inf and training
+    stops with :class:`fastmlp.TrainingDiverged`.
+    """
+
+    kind = "regression"
+    name = "poisson"
+
+    def __call__(self, scores, y, backend=None, out=None):
+        """Half Poisson deviance and its gradient with respect to the log-means."""
+        scores = chk.batch(scores, "scores")
+        return self._value(scores, self.targets(y, scores.shape[0], scores.shape[1]))
+
+    def _train(self, scores, targets, backend, out):
+        """A training step's loss: targets validated once per fit by :meth:`targets`."""
+        return self._value(scores, targets)
+
+    @staticmethod
+    def _value(scores: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+        f = np.asarray(scores, dtype=np.float64)
+        y = np.asarray(targets, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = float(PoissonRegression._terms(f, y).sum() / f.shape[0])
+            dscores = ((np.exp(f) - y) / f.shape[0]).astype(scores.dtype)
+        return loss, dscores
+
+    @staticmethod
+    def _terms(f: np.ndarray, y: np.ndarray) -> np.ndarray:
+        constant = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)) - y, 0.0)
+        return np.exp(f) - y * f + constant
+
+    def row_losses(self, scores, targets):
+        """Σ_j exp(f_j) - y_j f_j + y_j log y_j - y_j per row."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._terms(np.asarray(scores, np.float64), np.asarray(targets, np.float64)).sum(axis=1)
+
+    def targets(self, y, n_rows, n_out):
+        """(N, K) non-negative real targets."""
+        t = _matrix_targets(y, n_rows, n_out, unit_interval=False)
+        if t.size and float(t.min()) < 0:
+            raise ValueError(f"poisson targets must be >= 0, got {float(t.min())}")
+        return t
+
+    def predict(self, scores):
+        """The means exp(f)."""
+        with np.errstate(over="ignore"):
+            return np.exp(np.asarray(scores))
+
+
+class SampleWeighted(Loss):
+    """``base`` with a weight per row: ``Σ w_i l_i / Σ w_i`` over a batch, gradient rows
+    ``w_i ∂l_i / Σ w_i`` (scikit-learn's ``sample_weight``; integer weights equal repeating rows).
+
+    Targets travel with their weights: :meth:`pack` appends the weights to the base's targets as a
+    last column (labels become a float column first), so row subsets of the packed array keep
+    each row's weight. A batch whose weights sum to 0 contributes no gradient and a loss of 0.
+    NumPy only: the base's fused op computes the gradient, :meth:`Loss.row_losses` the value.
+    """
+
+    def __init__(self, base: Loss) -> None:
+        self.base = base
+        self.kind = base.kind
+        self.name = f"weighted {base.name}"  # not the base's: the compiled path must not take it
+
+    @staticmethod
+    def pack(targets: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The base's targets (labels (N,) or (N, K)) and weights (N,) as one (N, K + 1) array."""
+        column = targets.reshape(targets.shape[0], -1).astype(np.float64)
+        return np.column_stack([column, np.asarray(weights, np.float64)])
+
+    def _unpack(self, packed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = packed[:, :-1]
+        if self.base.kind == "classification":
+            t = t[:, 0].astype(np.int64)
+        return t, packed[:, -1]
+
+    def targets(self, y, n_rows, n_out):
+        """Packed targets: the base validates its part; weights finite and >= 0."""
+        packed = chk.as_array(y, "y", 2)
+        targets, weights = self._unpack(packed)
+        if not np.all(np.isfinite(weights)) or (weights.size and float(weights.min()) < 0):
+            raise ValueError("sample weights must be finite and >= 0")
+        checked = self.base.targets(targets, n_rows, n_out)
+        return self.pack(checked, weights)
+
+    def __call__(self, scores, y, backend=None, out=None):
+        """Weighted loss and gradient of a batch."""
+        scores = chk.batch(scores, "scores")
+        return self._train(scores, self.targets(y, scores.shape[0], scores.shape[1]), backend, out)
+
+    def _train(self, scores, targets, backend, out):
+        """A training step's loss: the packed targets validated once per fit by :meth:`targets`."""
+        t, w = self._unpack(targets)
+        if t.ndim == 2:
+            t = np.ascontiguousarray(t, dtype=scores.dtype)
+        total = float(w.sum())
+        _, dscores = self.base._train(scores, t, backend, None)  # mean gradient: row i is ∂l_i / N
+        if total == 0.0:
+            return 0.0, np.zeros_like(dscores)
+        with np.errstate(over="ignore", invalid="ignore"):
+            dscores = dscores * (w * (scores.shape[0] / total)).astype(dscores.dtype)[:, None]
+            loss = float((w * self.base.row_losses(scores, t)).sum() / total)
+        return loss, dscores
+
+    def n_outputs(self, n_classes):
+        """The base's."""
+        return self.base.n_outputs(n_classes)
+
+    def n_classes(self, n_out):
+        """The base's."""
+        return self.base.n_classes(n_out)
+
+    def predict(self, scores):
+        """The base's."""
+        return self.base.predict(scores)
+
+    def proba(self, scores):
+        """The base's."""
+        return self.base.proba(scores)
 
 
 def _matrix_targets(y: Any, n_rows: int, n_out: int, unit_interval: bool = True) -> np.ndarray:
@@ -288,6 +453,10 @@ class HierarchicalSoftmax(Loss):
         np.add.at(dscores, (np.repeat(np.arange(n), nodes.shape[1]), nodes.ravel()), (-signs * sig / n).ravel())
         return loss, dscores.astype(scores.dtype)
 
+    def row_losses(self, scores, targets):
+        """-log P(y) per row: the softplus terms along y's path."""
+        return -self.log_proba(scores)[np.arange(np.asarray(scores).shape[0]), targets]
+
     def log_proba(self, scores: np.ndarray) -> np.ndarray:
         """log P(class) for every class (N, C)."""
         s = np.asarray(scores, dtype=np.float64)[:, self.nodes]  # (N, C, depth)
@@ -339,6 +508,7 @@ LOSSES: dict[str, Callable[[], Loss]] = {
     "attribute_hinge": AttributeHinge,
     "l2": L2Regression,
     "l1": L1Regression,
+    "poisson": PoissonRegression,
 }
 NAMES = (*LOSSES, "hierarchical_softmax")
 
@@ -350,7 +520,7 @@ def get(loss: Any, n_classes: int | None = None) -> Loss:
     ----------
     loss : str or Loss
         One of ``NAMES`` ("softmax", "svm", "squared_hinge", "sigmoid", "attribute_hinge", "l2",
-        "l1", "hierarchical_softmax"), built with default options; a :class:`Loss` instance is
+        "l1", "poisson", "hierarchical_softmax"), built with default options; a :class:`Loss` instance is
         returned unchanged.
     n_classes : int >= 2, optional
         Number of classes; required by (and only used for) ``hierarchical_softmax``, which then

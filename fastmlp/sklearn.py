@@ -1,17 +1,24 @@
 """scikit-learn estimators backed by fastmlp: replace ``from sklearn.neural_network import
 MLPClassifier`` with ``from fastmlp.sklearn import MLPClassifier`` and the script runs as before.
 
-They take scikit-learn's MLP parameters (``hidden_layer_sizes``, ``activation``, ``solver``,
-``alpha``, ``batch_size``, ``learning_rate``, ``learning_rate_init``, ``power_t``, ``max_iter``,
-``shuffle``, ``random_state``, ``tol``, ``verbose``, ``warm_start``, ``momentum``,
-``nesterovs_momentum``, ``early_stopping``, ``validation_fraction``, ``beta_1``, ``beta_2``,
-``epsilon``, ``n_iter_no_change``) with their meanings, plus what scikit-learn's MLP lacks:
-``keep_prob`` (dropout), ``batchnorm``, more activations (``prelu``, ``maxout`` and every name of
-``fastmlp.ops.ACTIVATIONS``: ``leaky_relu``, ``elu``, ``gelu``, ...),
-``init``, ``loss`` (SVM/hinge losses, hierarchical softmax), ``dtype`` and ``backend``.
-``dtype`` defaults to float64 like scikit-learn (predictions then don't depend on how rows are
-batched); ``dtype="float32"`` trains about twice as fast.
-``solver="lbfgs"`` is not offered (fastmlp trains by minibatches).
+They take scikit-learn's MLP parameters with their meanings and defaults (``hidden_layer_sizes``,
+``activation``, ``solver`` including ``"lbfgs"``, ``alpha``, ``batch_size``, ``learning_rate``,
+``learning_rate_init``, ``power_t``, ``max_iter``, ``shuffle``, ``random_state``, ``tol``,
+``verbose``, ``warm_start``, ``momentum``, ``nesterovs_momentum``, ``early_stopping``,
+``validation_fraction``, ``beta_1``, ``beta_2``, ``epsilon``, ``n_iter_no_change``, ``max_fun``;
+``MLPRegressor``'s ``loss`` = ``"squared_error"`` or ``"poisson"``) and follow its conventions: the
+same initialisation (Glorot uniform with scikit-learn's factor, drawn from ``random_state`` as
+scikit-learn draws it), one logistic output for binary targets, the input's float dtype for the
+parameters and outputs, ``n_iter_`` counted per ``fit``, a stratified validation split.
+
+Extras scikit-learn's MLP lacks: ``keep_prob`` (dropout), ``batchnorm``, more activations
+(``prelu``, ``maxout`` and every name of ``fastmlp.ops.ACTIVATIONS``: ``leaky_relu``, ``elu``,
+``gelu``, ...), ``init`` (``"sklearn"`` default, or a fastmlp scheme), more losses (SVM/hinge,
+hierarchical softmax; ``l1`` regression), ``dtype`` (None: the input's) and ``backend``.
+
+``sample_weight`` weights each row's loss as scikit-learn's does (integer weights train as
+repeated rows would); with it the layered path trains (the compiled path takes no weights). Not
+(yet) taken: sparse X (a ValueError says so).
 """
 
 from __future__ import annotations
@@ -26,29 +33,42 @@ import numpy as np
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
     from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state, shuffle
     from sklearn.utils.metaestimators import available_if
-    from sklearn.utils.multiclass import check_classification_targets
-    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+    from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+    from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 except ImportError as exc:  # pragma: no cover
     raise ImportError("fastmlp.sklearn needs scikit-learn: pip install 'fastmlp[sklearn]'") from exc
 
-from . import optim, threads
+from . import _lbfgs, optim, threads
 from .builder import MLP
-from .model import Sequential
+from .losses import SampleWeighted
+from .model import Sequential, TrainingDiverged
 
 _ACTIVATION_NAMES = {"logistic": "sigmoid"}  # scikit-learn's name → fastmlp's
 _MARGIN_LOSSES = ("svm", "squared_hinge", "attribute_hinge")  # scores, not probabilities
+_STOCHASTIC = ("sgd", "adam")
+_NON_FINITE = (
+    "Solver produced non-finite parameter weights. The input data may contain large values and need to be preprocessed."
+)
+# scikit-learn's regression losses → (fastmlp's loss, scale): its squared error is half the
+# mean squared error fastmlp's l2 computes (the gradient is (f - y) / N)
+_REGRESSION_LOSSES = {"squared_error": ("l2", 0.5), "poisson": ("poisson", 1.0), "l2": ("l2", 1.0), "l1": ("l1", 1.0)}
 
 
 class _BaseMLP(BaseEstimator):
-    """Shared training loop with scikit-learn's stopping rules and learning-rate schedules."""
+    """Shared training: scikit-learn's stochastic loop (stopping rules, schedules, early stopping)
+    over fastmlp's compiled or layered steps, and full-batch L-BFGS (fastmlp/_lbfgs.py)."""
 
-    _loss_kind = "classification"
     model_: Sequential
     validation_scores_: list[float] | None
     best_validation_score_: float | None
+    best_loss_: float | None
     _best_state: dict[str, np.ndarray] | None
+    _loss_scale = 1.0
 
     def __init__(
         self,
@@ -74,12 +94,13 @@ class _BaseMLP(BaseEstimator):
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: Any = 10,
+        max_fun: int = 15000,
         keep_prob: float = 1.0,
         batchnorm: bool = False,
-        init: str = "he",
+        init: Any = "sklearn",
         loss: Any = None,
-        dtype: str = "float64",
+        dtype: Any = None,
         backend: str | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -104,6 +125,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.keep_prob = keep_prob
         self.batchnorm = batchnorm
         self.init = init
@@ -118,157 +140,254 @@ class _BaseMLP(BaseEstimator):
         if any(not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {self.hidden_layer_sizes!r}")
         self._hidden = [int(s) for s in sizes]
-        if self.solver not in ("adam", "sgd"):
-            raise ValueError(f"solver must be 'adam' or 'sgd' (fastmlp trains by minibatches), got {self.solver!r}")
+        if self.solver not in ("adam", "sgd", "lbfgs"):
+            raise ValueError(f"solver must be 'adam', 'sgd' or 'lbfgs', got {self.solver!r}")
         if self.learning_rate not in ("constant", "invscaling", "adaptive"):
             raise ValueError(f"learning_rate must be constant, invscaling or adaptive, got {self.learning_rate!r}")
-        if not self.max_iter or self.max_iter < 1:
-            raise ValueError(f"max_iter must be >= 1, got {self.max_iter}")
+        for name in ("max_iter", "max_fun"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
         if self.alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {self.alpha}")
         if self.learning_rate_init <= 0:
             raise ValueError(f"learning_rate_init must be > 0, got {self.learning_rate_init}")
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction}")
-        if self.n_iter_no_change < 1:
+        if not self.n_iter_no_change >= 1:  # np.inf is allowed: never stop for lack of progress
             raise ValueError(f"n_iter_no_change must be >= 1, got {self.n_iter_no_change}")
-
-    def _seed(self) -> int:
-        rs = self.random_state
-        if isinstance(rs, np.random.RandomState):
-            return int(rs.randint(0, 2**31 - 1))
-        if rs is None:
-            return int(np.random.randint(0, 2**31 - 1))  # noqa: NPY002 - scikit-learn semantics: random_state=None follows the global RNG
-        return int(rs)
 
     def _optimizer(self) -> optim.Optimizer:
         if self.solver == "adam":
             return optim.Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+        # fastmlp's loss is 1/scale times the estimator's: a step of lr·scale on its gradient is
+        # the estimator's step of lr (Adam's steps do not depend on the gradient's scale)
         return optim.SGD(
-            self.learning_rate_init,
+            self.learning_rate_init * self._loss_scale,
             momentum=self.momentum,
             nesterov=bool(self.nesterovs_momentum and self.momentum > 0),
         )
 
     # ----- training ----------------------------------------------------------------------------------
-    def _build(self, n_features: int, n_outputs: int, loss: str) -> Sequential:
+    def _build(self, n_features: int, n_outputs: int, loss: str, dtype: Any, rs: np.random.RandomState) -> Sequential:
         activation = _ACTIVATION_NAMES.get(self.activation, self.activation)
-        return MLP(
+        model = MLP(
             [n_features, *self._hidden, n_outputs],
             activation=activation,
             keep_prob=self.keep_prob,
             batchnorm=self.batchnorm,
             loss=loss,
-            init=self.init,
-            dtype=self.dtype,
-            seed=self._seed(),
+            init="xavier" if self.init == "sklearn" else self.init,
+            dtype=dtype,
+            seed=0,
             backend=self.backend,
         )
+        if self.init == "sklearn":
+            self._sklearn_init(model, rs)
+        else:
+            model.seed = int(rs.randint(0, 2**31 - 1))
+        if self.keep_prob < 1:  # dropout keys; without dropout, rs stays scikit-learn's stream
+            model.seed = int(rs.randint(0, 2**31 - 1))
+        return model
+
+    def _sklearn_init(self, model: Sequential, rs: np.random.RandomState) -> None:
+        """scikit-learn's initialisation, draw for draw: per layer W then b from U(-r, r),
+        r = sqrt(factor / (fan_in + fan_out)), factor 2 for logistic units and 6 otherwise."""
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for layer in model.layers:
+            W, b = getattr(layer, "W", None), getattr(layer, "b", None)
+            if W is None or b is None or W.value.ndim != 2:
+                continue
+            fan_in, fan_out = W.value.shape[0], b.value.shape[-1]
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W.value[...] = rs.uniform(-bound, bound, W.value.shape)
+            b.value[...] = rs.uniform(-bound, bound, b.value.shape)
 
     def _fit(
-        self, X: np.ndarray, targets: np.ndarray, n_outputs: int, loss: str, incremental: bool, y_score: Any
+        self, X: np.ndarray, y: Any, targets: np.ndarray, n_outputs: int, loss: str, incremental: bool, weights: Any
     ) -> Any:
-        self._check_params()
+        rs = check_random_state(self.random_state)
         fresh = not (hasattr(self, "model_") and (self.warm_start or incremental))
         if not fresh and self.model_.n_inputs != X.shape[1]:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                 f"{self.model_.n_inputs} features as input."
             )
-        if fresh:
-            self.model_ = self._build(X.shape[1], n_outputs, loss)
+        if fresh:  # parameters in X's float dtype unless dtype= says otherwise (later fits cast X)
+            dtype = np.dtype(self.dtype) if self.dtype is not None else X.dtype
+            self.model_ = self._build(X.shape[1], n_outputs, loss, dtype, rs)
             self._opt = self._optimizer()
+            self._fresh_state()
+        model = self.model_
+        base = model.loss
+        if weights is not None:  # for this fit only: the model keeps its plain loss
+            model.loss = SampleWeighted(base)
+            targets = SampleWeighted.pack(targets, weights)
+        try:
+            # validated once per fit, whole; the steps below take row subsets (Sequential._train_rows)
+            X = model._inputs(X)
+            targets = model._targets(targets, X.shape[0])
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X, targets, weights)
+            else:
+                self._fit_stochastic(X, y, targets, incremental, rs, weights)
+        finally:
+            model.loss = base
+        self._export()
+        return self
+
+    def _fresh_state(self) -> None:
+        self.t_ = 0
+        self.n_iter_ = 0
+        self._lr = self.learning_rate_init
+        self._best_state = None
+        if self.solver in _STOCHASTIC:
             self.loss_curve_: list[float] = []
-            self.t_ = 0
-            self.n_iter_ = 0
-            self.best_loss_ = np.inf
-            self._no_improvement = 0
-            self.validation_scores_: list[float] | None = [] if self.early_stopping else None
+            self._no_improvement_count = 0
+            self.best_loss_ = None if self.early_stopping else np.inf
+            self.validation_scores_ = [] if self.early_stopping else None
             self.best_validation_score_ = -np.inf if self.early_stopping else None
-            self._rng = np.random.default_rng(self.model_.seed)
-            self._lr = self.learning_rate_init
-            self._best_state = None
-        # validated once per fit, whole; the steps below take row subsets (Sequential._train_rows)
-        X = self.model_._inputs(X)
-        targets = self.model_._targets(targets, X.shape[0])
-        Xv = yv = None
-        if self.early_stopping and not incremental:
-            n_val = max(1, int(self.validation_fraction * X.shape[0]))
-            if X.shape[0] - n_val < 1:
+
+    def _fit_lbfgs(self, X: np.ndarray, targets: np.ndarray, weights: Any) -> None:
+        total = X.shape[0] if weights is None else float(np.sum(weights))
+        objective = _lbfgs.WholeSetObjective(self.model_, X, targets, self.alpha, self._loss_scale, total)
+        iteration = [0]
+
+        def report(_: Any) -> None:
+            iteration[0] += 1
+            print(f"Iteration {iteration[0]}, evaluations = {objective.evaluations}")
+
+        with threads.serial_blas_if_small(self.model_.largest_product(X.shape[0])):
+            result = _lbfgs.minimize(objective, self.max_iter, self.max_fun, self.tol, report if self.verbose else None)
+        if result.status != 0:
+            warnings.warn(
+                f"lbfgs failed to converge after {result.nit} iteration(s) (status={result.status}): "
+                f"{result.message}. Increase the number of iterations (max_iter) or scale the data.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        self.n_iter_ = min(int(result.nit), self.max_iter)
+        self.loss_ = float(result.fun)
+        if not all(np.isfinite(p.value).all() for p in self.model_.parameters()):
+            raise ValueError(_NON_FINITE)
+
+    def _fit_stochastic(
+        self, X: np.ndarray, y: Any, targets: np.ndarray, incremental: bool, rs: Any, weights: Any
+    ) -> None:
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        if not incremental:
+            self.n_iter_ = 0
+        Xv = yv = wv = None
+        if self.early_stopping:
+            train, val = train_test_split(
+                np.arange(X.shape[0]), random_state=rs, test_size=self.validation_fraction, stratify=self._stratify(y)
+            )
+            if val.shape[0] < 2:
                 raise ValueError(
-                    f"validation_fraction={self.validation_fraction} leaves no training samples "
-                    f"(n_samples={X.shape[0]})"
+                    "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
                 )
-            order = self._rng.permutation(X.shape[0])
-            Xv, yv = X[order[:n_val]], y_score[order[:n_val]]
-            X, targets = X[order[n_val:]], targets[order[n_val:]]
+            Xv, yv = X[val], y[val]
+            if weights is not None:
+                wv, weights = weights[val], weights[train]
+            X, targets = X[train], targets[train]
         n = X.shape[0]
         bs = min(200, n) if _is_auto(self.batch_size) else _batch_size(self.batch_size, n)
-        # scikit-learn's penalty is 0.5 * alpha * ||W||^2 / batch: the same as weight decay alpha / batch
-        self._opt.weight_decay = float(self.alpha) / bs
-        epochs = 1 if incremental else self.max_iter
+        # scikit-learn's penalty ½ alpha ‖W‖² / batch is weight decay alpha / batch on the
+        # estimator's loss, alpha / (batch · scale) on fastmlp's
+        self._opt.weight_decay = float(self.alpha) / (bs * self._loss_scale)
         start = time.perf_counter()
+        diverged = False
+        order = np.arange(n)
         with threads.serial_blas_if_small(self.model_.largest_product(bs)):  # as Sequential.fit
-            for _ in range(epochs):
-                order = self._rng.permutation(n) if self.shuffle else np.arange(n)
-                total = self.model_._train_rows(X, targets, order, bs, self._opt, None, self._learning_rates(n, bs))
+            for _ in range(1 if incremental else self.max_iter):
+                if self.shuffle:  # scikit-learn reshuffles the last epoch's order with its random_state
+                    order = shuffle(order, random_state=rs)
+                try:
+                    self.loss_ = self._loss_scale * self._epoch(X, targets, order, bs, weights) / n
+                except TrainingDiverged:
+                    diverged = True
+                    self.loss_ = float("nan")
                 self.t_ += n
                 self.n_iter_ += 1
-                self.loss_ = total / n
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f} ({time.perf_counter() - start:.2f} s)")
-                if incremental:
+                stop = self._stop(Xv, yv, wv, diverged)
+                if diverged or stop or incremental:
                     break
-                if self._stop(Xv, yv):
-                    break
-            else:
-                if not incremental:
+                if self.n_iter_ == self.max_iter:
                     warnings.warn(
                         f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                         "optimization hasn't converged yet.",
                         ConvergenceWarning,
-                        stacklevel=3,
+                        stacklevel=4,
                     )
-        self._export()
-        return self
+        if self.early_stopping and self._best_state is not None:
+            self.model_.set_state(self._best_state)  # scikit-learn keeps the best validation epoch's weights
+        elif diverged:
+            raise ValueError(_NON_FINITE)
+
+    def _epoch(self, X: np.ndarray, targets: np.ndarray, order: np.ndarray, bs: int, weights: Any) -> float:
+        """One epoch's steps; Σ (loss + penalty) · rows. With sample weights, batch by batch: the
+        penalty is ½ alpha ‖W‖² / (the batch's weight), as scikit-learn has it."""
+        rates = self._learning_rates(X.shape[0], bs)
+        if weights is None:
+            return self.model_._train_rows(X, targets, order, bs, self._opt, None, rates)
+        total = 0.0
+        for k, start in enumerate(range(0, order.shape[0], bs)):
+            rows = order[start : start + bs]
+            batch_weight = float(weights[rows].sum())
+            self._opt.weight_decay = float(self.alpha) / (batch_weight * self._loss_scale) if batch_weight > 0 else 0.0
+            total += self.model_._train_rows(X, targets, rows, rows.shape[0], self._opt, None, rates[k : k + 1])
+        return total
+
+    def _stratify(self, y: Any) -> Any:
+        return None
 
     def _learning_rates(self, n: int, batch_size: int) -> np.ndarray:
         """The learning rate of each batch of an epoch over ``n`` rows: scikit-learn's
         ``invscaling`` decays it with the samples seen (``t_``) before the batch."""
         starts = np.arange(0, n, batch_size)
         if self.solver == "sgd" and self.learning_rate == "invscaling":
-            return self.learning_rate_init / np.maximum(self.t_ + starts + 1, 1).astype(np.float64) ** self.power_t
-        return np.full(starts.shape[0], getattr(self, "_lr", self.learning_rate_init))
+            rates = self.learning_rate_init / np.maximum(self.t_ + starts + 1, 1).astype(np.float64) ** self.power_t
+        else:
+            rates = np.full(starts.shape[0], getattr(self, "_lr", self.learning_rate_init))
+        return rates * (self._loss_scale if self.solver == "sgd" else 1.0)
 
-    def _stop(self, Xv: Any, yv: Any) -> bool:
-        """scikit-learn's rule: stop after n_iter_no_change epochs without a tol improvement."""
+    def _stop(self, Xv: Any, yv: Any, wv: Any, diverged: bool) -> bool:
+        """scikit-learn's rule: stop after n_iter_no_change epochs without a tol improvement of the
+        validation score (early stopping) or the training loss; ``adaptive`` SGD divides its rate
+        by 5 instead while it is above 1e-6."""
         if self.early_stopping and Xv is not None:
-            score = self._score_for_stopping(Xv, yv)
+            score = float("nan") if diverged else self._score_for_stopping(Xv, yv, wv)
             assert self.validation_scores_ is not None and self.best_validation_score_ is not None
             self.validation_scores_.append(score)
-            improved = score > self.best_validation_score_ + self.tol
+            if self.verbose:
+                print(f"Validation score: {score:f}")
+            worse = score < self.best_validation_score_ + self.tol
             if score > self.best_validation_score_:
                 self.best_validation_score_ = score
                 self._best_state = self.model_.get_state()
         else:
-            improved = self.loss_ < self.best_loss_ - self.tol
-        self.best_loss_ = min(self.best_loss_, self.loss_)
-        self._no_improvement = 0 if improved else self._no_improvement + 1
-        if self._no_improvement <= self.n_iter_no_change:
+            assert self.best_loss_ is not None
+            worse = self.loss_ > self.best_loss_ - self.tol
+            if self.loss_ < self.best_loss_:
+                self.best_loss_ = self.loss_
+        self._no_improvement_count = self._no_improvement_count + 1 if worse else 0
+        if self._no_improvement_count <= self.n_iter_no_change:
             return False
         if self.solver == "sgd" and self.learning_rate == "adaptive":
             lr = getattr(self, "_lr", self.learning_rate_init)
             if lr > 1e-6:  # scikit-learn divides by 5 and carries on while the rate is above 1e-6
                 self._lr = lr / 5.0
-                self._no_improvement = 0
+                self._no_improvement_count = 0
                 return False
-        if self.early_stopping and self._best_state is not None:
-            self.model_.set_state(self._best_state)
         if self.verbose:
+            what = "Validation score" if self.early_stopping else "Training loss"
             print(
-                f"Training loss did not improve more than tol={self.tol} for {self.n_iter_no_change} "
-                "consecutive epochs. Stopping."
+                f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs. "
+                "Stopping."
             )
         return True
 
@@ -284,15 +403,37 @@ class _BaseMLP(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
         return self.model_.predict_scores(np.ascontiguousarray(X, dtype=self.model_.dtype))
 
+    def _validated_weights(self, sample_weight: Any, X: np.ndarray) -> np.ndarray | None:
+        """sample_weight as scikit-learn takes it (float64, one per row, >= 0), or None for
+        None and all-ones weights (the same fit, on the faster compiled path)."""
+        if sample_weight is None:
+            return None
+        weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        return None if np.all(weights == 1.0) else weights
+
+    def _check_dense(self, X: Any) -> None:
+        if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # a SciPy sparse matrix or array
+            raise ValueError(
+                "fastmlp.sklearn does not take sparse X yet; pass X.toarray() (dense) or use scikit-learn's MLP"
+            )
+
+    def _has_partial_fit(self) -> bool:
+        if self.solver not in _STOCHASTIC:
+            raise AttributeError(
+                f"partial_fit is only available for stochastic optimizers. {self.solver} is not stochastic."
+            )
+        return True
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier (scikit-learn's API), trained with fastmlp's fused kernels.
 
     Parameters are scikit-learn's ``MLPClassifier`` ones, plus ``keep_prob``, ``batchnorm``,
-    ``init``, ``loss`` (``"softmax"`` default; ``"svm"``, ``"squared_hinge"``,
-    ``"hierarchical_softmax"``; multi-label targets use ``"sigmoid"`` or ``"attribute_hinge"``),
-    ``dtype`` and ``backend``. ``activation`` accepts ``identity``, ``logistic``, ``tanh``,
-    ``relu`` and also ``prelu``, ``maxout`` and every name of ``fastmlp.ops.ACTIVATIONS``.
+    ``init``, ``loss`` (default: ``"softmax"``, or one logistic output for binary targets and
+    one per label for multi-label targets, as scikit-learn; ``"svm"``, ``"squared_hinge"``,
+    ``"hierarchical_softmax"``; multi-label targets also ``"attribute_hinge"``), ``dtype`` and
+    ``backend``. ``activation`` accepts ``identity``, ``logistic``, ``tanh``, ``relu`` and also
+    ``prelu``, ``maxout`` and every name of ``fastmlp.ops.ACTIVATIONS``.
 
     Attributes
     ----------
@@ -302,14 +443,28 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     model_ : fastmlp.Sequential, the trained network
     """
 
-    def _targets(self, y: Any, first: bool, classes: Any = None) -> tuple[np.ndarray, int, str]:
+    def _classes(self, y: Any, first: bool, classes: Any = None, incremental: bool = False) -> None:
+        """classes_ as scikit-learn defines or checks them."""
+        multilabel = type_of_target(y).startswith("multilabel")
         if first:
             self._binarizer = LabelBinarizer()
-            self._binarizer.fit(y if classes is None else classes)
+            self._binarizer.fit(y if classes is None or multilabel else classes)
             self.classes_ = self._binarizer.classes_
-            self._multilabel = self._binarizer.y_type_.startswith("multilabel")
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(f"classes {classes} differ from the classes_ of the first partial_fit {self.classes_}")
+            self._multilabel = multilabel
+            return
+        seen = unique_labels(y)
+        if self.warm_start and not incremental:
+            if set(seen) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the previous call to "
+                    f"fit. Previously got {self.classes_}, `y` has {seen}"
+                )
+        elif len(np.setdiff1d(seen, self.classes_, assume_unique=True)):
+            raise ValueError(
+                f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. 'y' has {seen}."
+            )
+
+    def _targets(self, y: Any) -> tuple[np.ndarray, int, str]:
         if self._multilabel:
             # multi-label: one logistic (or hinge, for the margin losses) classifier per label
             loss = (
@@ -318,51 +473,80 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 else ("attribute_hinge" if self.loss in _MARGIN_LOSSES else "sigmoid")
             )
             self.out_activation_ = "logistic"
-            return self._binarizer.transform(y).astype(np.float32), len(self.classes_), loss
-        unseen = np.setdiff1d(np.unique(y), self.classes_)
-        if unseen.size:
-            raise ValueError(
-                f"y contains classes {unseen.tolist()} not seen in the first call (classes_={self.classes_})"
-            )
-        loss = self.loss or "softmax"
+            return self._binarizer.transform(y).astype(np.float64), len(self.classes_), loss
+        if self._logistic():
+            # binary: one logistic output for classes_[1], as scikit-learn (coefs_[-1] has one column)
+            self.out_activation_ = "logistic"
+            return (y == self.classes_[-1]).astype(np.float64).reshape(-1, 1), 1, "sigmoid"
         self.out_activation_ = "softmax"
-        return np.searchsorted(self.classes_, y), max(len(self.classes_), 2), loss
+        return np.searchsorted(self.classes_, y), max(len(self.classes_), 2), self.loss or "softmax"
 
-    def fit(self, X: Any, y: Any) -> MLPClassifier:
+    def _logistic(self) -> bool:
+        return len(self.classes_) <= 2 and self.loss in (None, "sigmoid")
+
+    def _stratify(self, y: Any) -> Any:
+        if self._multilabel:
+            return None
+        # binary: scikit-learn's (N, 1) bool targets (its error messages name the class True)
+        return (y == self.classes_[-1]).reshape(-1, 1) if self._logistic() else y
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
         """Train on (X, y) for up to ``max_iter`` epochs (``warm_start`` continues the last fit)."""
+        self._check_params()
         first = not (self.warm_start and hasattr(self, "model_"))
         X, y = self._validate(X, y, reset=first)
-        targets, n_out, loss = self._targets(y, first)
-        return self._fit(X, targets, n_out, loss, incremental=False, y_score=y)
+        weights = self._validated_weights(sample_weight, X)
+        self._classes(y, first)
+        targets, n_out, loss = self._targets(y)
+        return self._fit(X, y, targets, n_out, loss, False, weights)
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
+    @available_if(_BaseMLP._has_partial_fit)
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> MLPClassifier:
         """One epoch over (X, y); the first call needs ``classes`` (all labels that will appear)."""
+        self._check_params()
         first = not hasattr(self, "model_")
         if first and classes is None:
-            raise ValueError("classes must be passed on the first call to partial_fit")
+            raise ValueError("classes must be passed on the first call to partial_fit.")
         X, y = self._validate(X, y, reset=first)
-        targets, n_out, loss = self._targets(y, first, classes)
-        return self._fit(X, targets, n_out, loss, incremental=True, y_score=y)
+        weights = self._validated_weights(sample_weight, X)
+        if first:
+            self._classes(y, True, classes)
+            self._classes(y, False, incremental=True)  # y's labels must be among classes
+        elif classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
+            raise ValueError(
+                f"`classes={list(classes)}` is not the same as on last call to partial_fit, was: {self.classes_}"
+            )
+        else:
+            self._classes(y, False, incremental=True)
+        targets, n_out, loss = self._targets(y)
+        return self._fit(X, y, targets, n_out, loss, True, weights)
 
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        self._check_dense(X)
         X, y = validate_data(self, X, y, reset=reset, multi_output=True, dtype=(np.float64, np.float32))
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         return X, y
 
-    def _score_for_stopping(self, X: Any, y: Any) -> float:
-        return float(np.mean(self._decode(self.model_.predict_scores(X)) == y))
+    def _score_for_stopping(self, X: Any, y: Any, weights: Any) -> float:
+        scores = self.model_._scores(X)  # NaN/Inf included: a diverged epoch scores NaN, as in scikit-learn
+        if not np.isfinite(scores).all():
+            return float("nan")
+        return float(accuracy_score(y, self._decode(scores), sample_weight=weights))
 
     def _decode(self, scores: np.ndarray) -> np.ndarray:
         if self._multilabel:
             return self._binarizer.inverse_transform((scores > 0).astype(int))
         if len(self.classes_) == 1:  # trained on one class: it is the only answer
             return np.repeat(self.classes_, scores.shape[0])
+        if self._logistic():
+            return self.classes_[(scores[:, 0] > 0).astype(np.intp)]
         return self.classes_[self.model_.loss.predict(scores)]
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (an indicator matrix for multi-label targets)."""
+        self._check_dense(X)
         return self._decode(self._scores(X))
 
     def _has_proba(self) -> bool:
@@ -373,8 +557,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     @available_if(_has_proba)
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (N, n_classes); per-label probabilities for multi-label targets."""
+        self._check_dense(X)
         scores = self._scores(X)  # raises NotFittedError first when unfitted
-        return self.model_.loss.proba(scores)
+        proba = np.asarray(self.model_.loss.proba(scores)).astype(scores.dtype, copy=False)
+        if not self._multilabel and self._logistic():
+            p = proba[:, 0]
+            return np.column_stack([1 - p, p])
+        return proba
 
     @available_if(_has_proba)
     def predict_log_proba(self, X: Any) -> np.ndarray:
@@ -389,8 +578,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
-    """Multi-layer perceptron regressor (scikit-learn's API) with squared (``loss="l2"``, default)
-    or absolute (``loss="l1"``) error, trained with fastmlp's fused kernels.
+    """Multi-layer perceptron regressor (scikit-learn's API), trained with fastmlp's fused kernels.
+
+    ``loss``: ``"squared_error"`` (scikit-learn's default: half the mean squared error),
+    ``"poisson"`` (log link: predictions are exp of the scores), or fastmlp's ``"l2"`` (the
+    squared error summed over outputs, mean over rows) and ``"l1"`` (absolute error).
 
     Attributes
     ----------
@@ -399,32 +591,89 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     model_ : fastmlp.Sequential
     """
 
-    def _prepare(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32))
-        self._y_1d = y.ndim == 1
-        y2 = y.reshape(-1, 1) if y.ndim == 1 else y
-        self.out_activation_ = "identity"
-        return X, np.ascontiguousarray(y2, dtype=np.float64)
+    def __init__(
+        self,
+        loss: str = "squared_error",
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 1e-4,
+        batch_size: Any = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 1e-3,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: Any = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: Any = 10,
+        max_fun: int = 15000,
+        keep_prob: float = 1.0,
+        batchnorm: bool = False,
+        init: Any = "sklearn",
+        dtype: Any = None,
+        backend: str | None = None,
+    ) -> None:
+        # scikit-learn's MLPRegressor takes loss first: the same positions here
+        super().__init__(
+            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
+            beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            keep_prob=keep_prob, batchnorm=batchnorm, init=init, loss=loss, dtype=dtype, backend=backend,
+        )  # fmt: skip
 
-    def fit(self, X: Any, y: Any) -> MLPRegressor:
+    def _prepare(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        self._check_params()
+        if self.loss not in _REGRESSION_LOSSES:
+            raise ValueError(f"loss must be one of {sorted(_REGRESSION_LOSSES)}, got {self.loss!r}")
+        self._check_dense(X)
+        X, y = validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32))
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        self._y_1d = y.ndim == 1
+        self._loss_scale = _REGRESSION_LOSSES[self.loss][1]
+        self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        return X, np.ascontiguousarray(y.reshape(-1, 1) if y.ndim == 1 else y, dtype=np.float64)
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """Train on (X, y) for up to ``max_iter`` epochs."""
         first = not (self.warm_start and hasattr(self, "model_"))
         X, y2 = self._prepare(X, y, reset=first)
-        return self._fit(X, y2, y2.shape[1], self.loss or "l2", incremental=False, y_score=y2)
+        weights = self._validated_weights(sample_weight, X)
+        return self._fit(X, y2, y2, y2.shape[1], _REGRESSION_LOSSES[self.loss][0], False, weights)
 
-    def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
+    @available_if(_BaseMLP._has_partial_fit)
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """One epoch over (X, y)."""
         X, y2 = self._prepare(X, y, reset=not hasattr(self, "model_"))
-        return self._fit(X, y2, y2.shape[1], self.loss or "l2", incremental=True, y_score=y2)
+        weights = self._validated_weights(sample_weight, X)
+        return self._fit(X, y2, y2, y2.shape[1], _REGRESSION_LOSSES[self.loss][0], True, weights)
 
-    def _score_for_stopping(self, X: Any, y: Any) -> float:
-        pred = self.model_.predict_scores(X).astype(np.float64)
-        total = ((y - y.mean(axis=0)) ** 2).sum()
-        return float(1 - ((y - pred) ** 2).sum() / total) if total > 0 else 0.0
+    def _score_for_stopping(self, X: Any, y: Any, weights: Any) -> float:
+        with np.errstate(over="ignore", invalid="ignore"):  # huge finite predictions: R² may overflow
+            pred = self.model_.loss.predict(self.model_._scores(X)).astype(np.float64)
+            if not np.isfinite(pred).all():
+                return float("nan")
+            return float(r2_score(y, pred, sample_weight=weights))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predicted values, (N,) for a 1-D target."""
-        pred = self._scores(X).astype(np.float64)
+        """Predicted values in the model's dtype, (N,) for a 1-D target."""
+        self._check_dense(X)
+        scores = self._scores(X)  # raises NotFittedError first when unfitted
+        pred = self.model_.loss.predict(scores)
         return pred.ravel() if self._y_1d else pred
 
     def __sklearn_tags__(self) -> Any:
