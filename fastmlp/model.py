@@ -15,6 +15,7 @@ from . import losses as loss_lib
 from . import optim as optim_lib
 from ._epoch import EpochRecord, relu_layers
 from .layers import Layer, Param
+from .layers.dense import Dense, is_sparse
 from .ops import _checks as chk
 
 MASK64 = (1 << 64) - 1
@@ -202,11 +203,32 @@ class Sequential:
 
     # ----- computation ------------------------------------------------------------------
     def _inputs(self, X: Any, name: str = "X") -> np.ndarray:
+        if is_sparse(X):
+            return self._sparse_inputs(X, name)
         X = chk.batch(X, name)
         if X.shape[1] != self.n_inputs:
             raise ValueError(f"{name} has {X.shape[1]} features but the model expects {self.n_inputs}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
         chk.finite(X, name)
+        return X
+
+    def _sparse_inputs(self, X: Any, name: str) -> Any:
+        """A SciPy sparse batch as CSR in the model's dtype (row subsets are cheap), checked as a
+        dense one is: rows, features, finite stored values. Only a first Dense layer on a CPU
+        backend takes it (its products run sparse × dense; nothing densifies X)."""
+        first = self.layers[0] if self.layers else None
+        if type(first) is not Dense:
+            raise ValueError(f"sparse {name} needs a Dense first layer, got {type(first).__name__}")
+        if (self.backend or backends.get_backend()) == "cuda":
+            raise ValueError(f"sparse {name} runs on the CPU backends; pass {name}.toarray() to train on cuda")
+        if len(X.shape) != 2 or X.shape[0] == 0:
+            raise ValueError(f"{name} must be a non-empty 2-D sparse matrix, got shape {X.shape}")
+        if X.shape[1] != self.n_inputs:
+            raise ValueError(f"{name} has {X.shape[1]} features but the model expects {self.n_inputs}")
+        X = X.tocsr().astype(self.dtype, copy=False)
+        if X.dtype.kind != "f":  # pragma: no cover - astype above made it the model's float dtype
+            raise TypeError(f"{name} must hold floats, got {X.dtype}")
+        chk.finite(X.data, f"{name} (its stored values)")
         return X
 
     def forward(self, X: Any, training: bool = False, seed: int = 0) -> np.ndarray:
@@ -597,7 +619,7 @@ class Sequential:
         call where the compiled path takes the model, else one layered step per batch."""
         rows = min(batch_size, order.shape[0])
         batches = -(-order.shape[0] // batch_size)
-        plan = self._compiled(optimizer, rows)
+        plan = self._compiled(optimizer, rows) if type(X) is np.ndarray else None  # sparse X: layered
         if plan is not None:
             lrs = np.full(batches, optimizer.lr) if learning_rates is None else learning_rates
             done, total, bad = plan.run(X, targets, order, rows, lrs, record)

@@ -17,8 +17,9 @@ Extras scikit-learn's MLP lacks: ``keep_prob`` (dropout), ``batchnorm``, more ac
 hierarchical softmax; ``l1`` regression), ``dtype`` (None: the input's) and ``backend``.
 
 ``sample_weight`` weights each row's loss as scikit-learn's does (integer weights train as
-repeated rows would); with it the layered path trains (the compiled path takes no weights). Not
-(yet) taken: sparse X (a ValueError says so).
+repeated rows would). Sparse X (SciPy CSR/CSC) trains without being densified: the first layer's
+products run sparse × dense. Both take the layered path (the compiled one takes dense,
+unweighted batches).
 """
 
 from __future__ import annotations
@@ -400,8 +401,8 @@ class _BaseMLP(BaseEstimator):
 
     def _scores(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        return self.model_.predict_scores(np.ascontiguousarray(X, dtype=self.model_.dtype))
+        X = validate_data(self, X, reset=False, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32))
+        return self.model_.predict_scores(X)  # cast to the model's dtype there (sparse X too)
 
     def _validated_weights(self, sample_weight: Any, X: np.ndarray) -> np.ndarray | None:
         """sample_weight as scikit-learn takes it (float64, one per row, >= 0), or None for
@@ -410,12 +411,6 @@ class _BaseMLP(BaseEstimator):
             return None
         weights = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         return None if np.all(weights == 1.0) else weights
-
-    def _check_dense(self, X: Any) -> None:
-        if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # a SciPy sparse matrix or array
-            raise ValueError(
-                "fastmlp.sklearn does not take sparse X yet; pass X.toarray() (dense) or use scikit-learn's MLP"
-            )
 
     def _has_partial_fit(self) -> bool:
         if self.solver not in _STOCHASTIC:
@@ -522,8 +517,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, targets, n_out, loss, True, weights)
 
     def _validate(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        self._check_dense(X)
-        X, y = validate_data(self, X, y, reset=reset, multi_output=True, dtype=(np.float64, np.float32))
+        X, y = validate_data(
+            self, X, y, reset=reset, accept_sparse=("csr", "csc"), multi_output=True, dtype=(np.float64, np.float32)
+        )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -546,7 +542,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (an indicator matrix for multi-label targets)."""
-        self._check_dense(X)
         return self._decode(self._scores(X))
 
     def _has_proba(self) -> bool:
@@ -557,7 +552,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     @available_if(_has_proba)
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (N, n_classes); per-label probabilities for multi-label targets."""
-        self._check_dense(X)
         scores = self._scores(X)  # raises NotFittedError first when unfitted
         proba = np.asarray(self.model_.loss.proba(scores)).astype(scores.dtype, copy=False)
         if not self._multilabel and self._logistic():
@@ -574,6 +568,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -639,8 +634,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self._check_params()
         if self.loss not in _REGRESSION_LOSSES:
             raise ValueError(f"loss must be one of {sorted(_REGRESSION_LOSSES)}, got {self.loss!r}")
-        self._check_dense(X)
-        X, y = validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32))
+        X, y = validate_data(
+            self, X, y, reset=reset, accept_sparse=("csr", "csc"), multi_output=True, y_numeric=True,
+            dtype=(np.float64, np.float32),
+        )  # fmt: skip
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         self._y_1d = y.ndim == 1
@@ -671,7 +668,6 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values in the model's dtype, (N,) for a 1-D target."""
-        self._check_dense(X)
         scores = self._scores(X)  # raises NotFittedError first when unfitted
         pred = self.model_.loss.predict(scores)
         return pred.ravel() if self._y_1d else pred
@@ -679,6 +675,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True  # several regression targets are fitted jointly
+        tags.input_tags.sparse = True
         return tags
 
 

@@ -4,7 +4,6 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.sparse
 
 pytest.importorskip("sklearn")
 from sklearn.exceptions import ConvergenceWarning
@@ -153,8 +152,8 @@ def test_unsupported_settings_are_explained():
     X, y = np.ones((4, 2)), np.array([0, 1, 0, 1])
     with pytest.raises(ValueError, match="solver must be"):
         MLPClassifier(solver="newton").fit(X, y)
-    with pytest.raises(ValueError, match="sparse X"):
-        MLPClassifier().fit(scipy.sparse.csr_matrix(X), y)
+    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
+        MLPClassifier().fit(X, y, sample_weight=[1.0, -1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         MLPClassifier(hidden_layer_sizes=(0,)).fit(X, y)
 

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 pytest.importorskip("sklearn")
 import itertools
@@ -266,3 +267,24 @@ def test_poisson_loss_is_half_the_deviance_with_a_log_link():
     np.testing.assert_allclose(grad, (mu - y) / 6, rtol=1e-12)
     with pytest.raises(ValueError, match="poisson targets must be >= 0"):
         losses.get("poisson")(f, -y - 1)
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+@pytest.mark.parametrize("estimator", ["classifier", "regressor"])
+def test_sparse_x_trains_as_its_dense_copy(solver, estimator):
+    """CSR and CSC X give the dense fit's weights (float64: to rounding), never densified."""
+    rng = np.random.default_rng(0)
+    X = scipy.sparse.random(120, 40, density=0.1, format="csr", random_state=1)
+    signal = np.asarray(X[:, :5].sum(axis=1)).ravel()
+    est = MLPClassifier if estimator == "classifier" else MLPRegressor
+    noisy = signal + 0.01 * rng.standard_normal(120)
+    y = (signal > np.median(signal)).astype(int) if estimator == "classifier" else noisy
+    settings = dict(hidden_layer_sizes=(9,), activation="tanh", solver=solver, max_iter=12, random_state=0, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        dense = est(**settings).fit(X.toarray(), y)
+        for sparse_X in (X, X.tocsc()):
+            sparse = est(**settings).fit(sparse_X, y)
+            for a, b in zip(sparse.coefs_, dense.coefs_, strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(sparse.predict(sparse_X), dense.predict(X.toarray()), rtol=1e-9, atol=1e-12)

@@ -21,8 +21,6 @@ EXPECTED_FAILURES = {
     "test_gradient": "calls the private _loss_grad_lbfgs (fastmlp's objective is tested against it instead)",
     "test_learning_rate_warmstart": "reads the private _optimizer.learning_rate",
     "test_adaptive_learning_rate": "reads the private _optimizer.learning_rate",
-    "test_sparse_matrices[csr_matrix]": "sparse X is not taken yet",
-    "test_sparse_matrices[csr_array]": "sparse X is not taken yet",
 }
 
 # the fixture scikit-learn's conftest gives its tests (its default seed)

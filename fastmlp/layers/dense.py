@@ -14,6 +14,11 @@ from ..ops._dispatch import kernel
 from .base import Layer, Param, _check_keep, _check_size
 
 
+def is_sparse(x: Any) -> bool:
+    """A SciPy sparse matrix or array (without importing SciPy's sparse module to ask)."""
+    return hasattr(x, "tocsr") and hasattr(x, "nnz")
+
+
 class Dense(Layer):
     """Fully connected layer ``f(x @ W + b) * dropout_mask``, W (n_in, n_out).
 
@@ -119,9 +124,12 @@ class Dense(Layer):
         """``f(x @ W + b)`` with inverted dropout when training.
 
         In training mode the output lives in a buffer that the next training step of the same
-        batch size overwrites (prediction always returns fresh arrays).
+        batch size overwrites (prediction always returns fresh arrays). ``x`` may be a SciPy
+        sparse matrix (CSR): see :meth:`_sparse_forward`.
         """
         self._x, self._seed, self._training = x, seed, training
+        if is_sparse(x):
+            return self._sparse_forward(x, training, seed)
         self._ws = ws = self._workspace(x) if training else None
         out_buf = None if ws is None else ws["out"]
         W, b = self.W.value, self.b.value
@@ -147,8 +155,27 @@ class Dense(Layer):
         self._out = out
         return out
 
+    def _sparse_forward(self, x: Any, training: bool, seed: int) -> np.ndarray:
+        """A sparse batch (the model's validated CSR input): the NumPy kernels, whose ``x @ W``
+        and ``xᵀ dz`` SciPy computes sparse × dense, never densifying x; the same maths and
+        masks as the fused op (the reference every backend is tested against)."""
+        self._ws = None
+        W = self.W.value
+        self._pre = np.empty((x.shape[0], self._n_out), W.dtype) if self._keeps_pre and training else None
+        keep = self._keep(training)
+        forward = kernel("dense_forward", "numpy")
+        out = forward(x, W, self.b.value, self.activation, keep, seed, self.stream, self.alpha, pre=self._pre)
+        self._out = out
+        return out
+
     def backward(self, dy: np.ndarray, need_dx: bool = True) -> np.ndarray | None:
         """Fused epilogue backward, then the GEMMs (the dx one only if ``need_dx``)."""
+        if is_sparse(self._x):
+            backward = kernel("dense_backward", "numpy")
+            args = (self.activation, self._keep(self._training), self._seed, self.stream, self.alpha)
+            dx, dW, db = backward(dy, self._x, self.W.value, self._out, *args, need_dx=need_dx, pre=self._pre)
+            self.W.grad, self.b.grad = np.asarray(dW), np.asarray(db)
+            return dx
         ws = self._ws
         grads = (
             None
