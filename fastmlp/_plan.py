@@ -151,6 +151,7 @@ class CompiledSteps:
         )
         self.ints = np.array([0, 0, 0, self.loss_code, self.kind, self.opt_code, 0, 0], np.int64)
         self.floats = np.zeros(6)
+        self._constants: tuple[float, ...] = ()
         self.no_labels = np.empty(0, np.int64)
         self.no_targets = np.empty((0, widths[-1]), dtype)
         self.key = np.uint64(model.seed & MASK64)
@@ -199,9 +200,10 @@ class CompiledSteps:
         return first, flats[1] if n >= 2 else first, lists
 
     @staticmethod
-    def _options(layers: list[Any]) -> tuple[Any, ...]:
-        """The layers' settings baked into the binding."""
-        return tuple(
+    def _options(layers: list[Any]) -> list[tuple[Any, ...]]:
+        """The layers' settings baked into the binding (a list comprehension: a generator into
+        tuple() costs a tiny step a microsecond)."""
+        return [
             (
                 layer,
                 layer.activation,
@@ -213,7 +215,7 @@ class CompiledSteps:
                 layer.W.max_norm,
             )
             for layer in layers
-        )
+        ]
 
     def bound_to(self, model: Any, optimizer: Any, rows: int) -> bool:
         """True while this binding is still that of ``model`` (the same layers, parameter
@@ -276,13 +278,19 @@ class CompiledSteps:
         ints, floats = self.ints, self.floats
         ints[0], ints[2] = batch_size, -(-order.shape[0] // batch_size)  # first batch: ints[1] = 0
         ints[6], ints[7] = model.steps, opt.steps
-        # read per run: a user may change an optimizer's constants between calls
-        floats[0] = getattr(model.loss, "margin", 1.0)
-        floats[1] = getattr(opt, "momentum", 0.0)
-        floats[2] = getattr(opt, "beta1", 0.0)
-        floats[3] = getattr(opt, "beta2", 0.0)
-        floats[4] = getattr(opt, "decay_rate", 0.0)
-        floats[5] = getattr(opt, "eps", 0.0)
+        # read per run (a user may change an optimizer's constants between calls), written only
+        # when they changed: six NumPy item writes are a share of a tiny step
+        constants = (
+            getattr(model.loss, "margin", 1.0),
+            getattr(opt, "momentum", 0.0),
+            getattr(opt, "beta1", 0.0),
+            getattr(opt, "beta2", 0.0),
+            getattr(opt, "decay_rate", 0.0),
+            getattr(opt, "eps", 0.0),
+        )
+        if constants != self._constants:
+            floats[:] = constants
+            self._constants = constants
         stats, colsum, colsq, fired = self._record_arrays(record)
         args = (
             X, labels, matrix, order, self.ints, self.floats, lrs, self.key, self.flat_params,

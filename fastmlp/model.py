@@ -206,9 +206,13 @@ class Sequential:
         if is_sparse(X):
             return self._sparse_inputs(X, name)
         X = chk.batch(X, name)
-        if X.shape[1] != self.n_inputs:
+        first = self.layers[0]
+        width = first.n_in if type(first) is Dense else self.n_inputs  # the common case without a search
+        if X.shape[1] != width:
             raise ValueError(f"{name} has {X.shape[1]} features but the model expects {self.n_inputs}")
-        X = np.ascontiguousarray(X, dtype=self.dtype)
+        dtype = first.W.value.dtype if type(first) is Dense else self.dtype
+        if X.dtype != dtype or not X.flags.c_contiguous:
+            X = np.ascontiguousarray(X, dtype=dtype)
         chk.finite(X, name)
         return X
 

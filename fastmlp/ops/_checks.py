@@ -132,12 +132,20 @@ def finite(x: np.ndarray, name: str) -> None:
     raise ValueError(f"{name} contains NaN or Inf (first at index {where}: {x[where]})")
 
 
+_SMALL_FINITE = 64
+
+
 def all_finite(x: np.ndarray) -> bool:
     """No NaN or Inf in host array x. NaN/Inf anywhere make Σx² NaN/Inf: for contiguous float
     arrays BLAS dot computes it, faster than x.sum() (this is a training step's batch check;
     benches/NOTES.md, 'Measurements behind code comments': all_finite); otherwise a sum in the
     array's own dtype (no conversion buffer). Only if a huge but finite value overflows either does
     an exact scan decide."""
+    if x.size <= _SMALL_FINITE and x.dtype.char in "fd":
+        # Python's float sum of a few values: no NumPy call (a tiny training step's batch;
+        # benches/NOTES.md, 'Measurements behind code comments': _SMALL_FINITE). NaN/Inf make it
+        # NaN/Inf; it does not overflow for float32 values, and float64 ones that do take the exact scan.
+        return math.isfinite(sum(x.ravel().tolist())) or bool(np.isfinite(x).all())
     with np.errstate(over="ignore", invalid="ignore"):
         if x.dtype.char in "fd" and x.flags.c_contiguous and x.size:
             flat = x.reshape(-1)
