@@ -37,7 +37,7 @@ try:
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state, shuffle
+    from sklearn.utils import check_random_state
     from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
     from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
@@ -302,8 +302,10 @@ class _BaseMLP(BaseEstimator):
         order = np.arange(n)
         with threads.serial_blas_if_small(self.model_.largest_product(bs)):  # as Sequential.fit
             for _ in range(1 if incremental else self.max_iter):
-                if self.shuffle:  # scikit-learn reshuffles the last epoch's order with its random_state
-                    order = shuffle(order, random_state=rs)
+                if self.shuffle:  # scikit-learn's shuffle(order, random_state=rs), draw for draw
+                    perm = np.arange(n)  # (called directly: its parameter validation took 1 ms an epoch)
+                    rs.shuffle(perm)
+                    order = order[perm]
                 try:
                     self.loss_ = self._loss_scale * self._epoch(X, targets, order, bs, weights) / n
                 except TrainingDiverged:
