@@ -24,6 +24,7 @@ unweighted batches).
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import time
 import warnings
@@ -589,48 +590,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     """
 
     def __init__(
-        self,
-        loss: str = "squared_error",
-        hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
-        *,
-        solver: str = "adam",
-        alpha: float = 1e-4,
-        batch_size: Any = "auto",
-        learning_rate: str = "constant",
-        learning_rate_init: float = 1e-3,
-        power_t: float = 0.5,
-        max_iter: int = 200,
-        shuffle: bool = True,
-        random_state: Any = None,
-        tol: float = 1e-4,
-        verbose: bool = False,
-        warm_start: bool = False,
-        momentum: float = 0.9,
-        nesterovs_momentum: bool = True,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-8,
-        n_iter_no_change: Any = 10,
-        max_fun: int = 15000,
-        keep_prob: float = 1.0,
-        batchnorm: bool = False,
-        init: Any = "sklearn",
-        dtype: Any = None,
-        backend: str | None = None,
+        self, loss: str = "squared_error", hidden_layer_sizes: Any = (100,), activation: str = "relu", **params: Any
     ) -> None:
-        # scikit-learn's MLPRegressor takes loss first: the same positions here
-        super().__init__(
-            hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
-            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
-            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
-            beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            keep_prob=keep_prob, batchnorm=batchnorm, init=init, loss=loss, dtype=dtype, backend=backend,
-        )  # fmt: skip
+        # scikit-learn's MLPRegressor takes loss first; every other parameter is _BaseMLP's, and
+        # __signature__ (below) lists them all for get_params, clone and the estimator checks
+        super().__init__(hidden_layer_sizes, activation, loss=loss, **params)
 
     def _prepare(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         self._check_params()
@@ -679,6 +643,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         tags.target_tags.multi_output = True  # several regression targets are fitted jointly
         tags.input_tags.sparse = True
         return tags
+
+
+def _loss_first() -> inspect.Signature:
+    """_BaseMLP.__init__'s signature with ``loss="squared_error"`` first (MLPRegressor's order)."""
+    params = list(inspect.signature(_BaseMLP.__init__).parameters.values())
+    loss = inspect.Parameter("loss", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="squared_error", annotation=str)
+    rest = [p for p in params[1:] if p.name != "loss"]
+    return inspect.Signature([params[0], loss, *rest], return_annotation=None)
+
+
+MLPRegressor.__init__.__signature__ = _loss_first()  # type: ignore[attr-defined]
 
 
 def _is_auto(batch_size: Any) -> bool:
