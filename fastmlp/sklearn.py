@@ -218,8 +218,13 @@ class _BaseMLP(BaseEstimator):
         if fresh:  # parameters in X's float dtype unless dtype= says otherwise (later fits cast X)
             dtype = np.dtype(self.dtype) if self.dtype is not None else X.dtype
             self.model_ = self._build(X.shape[1], n_outputs, loss, dtype, rs)
-            self._opt = self._optimizer()
+            self._fitted_loss = self.loss
             self._fresh_state()
+        elif self.loss != self._fitted_loss:
+            raise ValueError(
+                f"loss={self.loss!r} differs from the loss this model was fitted with ({self._fitted_loss!r}); "
+                "warm_start and partial_fit continue a fit, they cannot change its loss"
+            )
         model = self.model_
         base = model.loss
         if weights is not None:  # for this fit only: the model keeps its plain loss
@@ -241,8 +246,8 @@ class _BaseMLP(BaseEstimator):
     def _fresh_state(self) -> None:
         self.t_ = 0
         self.n_iter_ = 0
-        self._lr = self.learning_rate_init
-        self._best_state = None
+        # under early stopping scikit-learn keeps the initial weights until an epoch scores better
+        self._best_state = self.model_.get_state() if self.early_stopping else None
         if self.solver in _STOCHASTIC:
             self.loss_curve_: list[float] = []
             self._no_improvement_count = 0
@@ -278,9 +283,12 @@ class _BaseMLP(BaseEstimator):
     ) -> None:
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        if not incremental:
-            self.n_iter_ = 0
-        Xv = yv = wv = None
+        if not incremental or not hasattr(self, "_opt"):
+            # scikit-learn starts a new optimizer for every fit (a warm start keeps the weights
+            # only) and keeps one across partial_fit calls
+            self._opt = self._optimizer()
+            self._lr = self.learning_rate_init
+        self.n_iter_ = 0  # per call, partial_fit's included, as scikit-learn counts
         if self.early_stopping:
             train, val = train_test_split(
                 np.arange(X.shape[0]), random_state=rs, test_size=self.validation_fraction, stratify=self._stratify(y)
@@ -289,15 +297,14 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
                 )
-            Xv, yv = X[val], y[val]
+            Xv, yv, wv = X[val], y[val], None
             if weights is not None:
                 wv, weights = weights[val], weights[train]
             X, targets = X[train], targets[train]
+        else:
+            Xv = yv = wv = None
         n = X.shape[0]
         bs = min(200, n) if _is_auto(self.batch_size) else _batch_size(self.batch_size, n)
-        # scikit-learn's penalty ½ alpha ‖W‖² / batch is weight decay alpha / batch on the
-        # estimator's loss, alpha / (batch · scale) on fastmlp's
-        self._opt.weight_decay = float(self.alpha) / (bs * self._loss_scale)
         start = time.perf_counter()
         diverged = False
         order = np.arange(n)
@@ -314,6 +321,8 @@ class _BaseMLP(BaseEstimator):
                     self.loss_ = float("nan")
                 self.t_ += n
                 self.n_iter_ += 1
+                if self.solver == "sgd" and self.learning_rate == "invscaling":  # at the epoch's end, as scikit-learn
+                    self._lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f} ({time.perf_counter() - start:.2f} s)")
@@ -333,31 +342,29 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(_NON_FINITE)
 
     def _epoch(self, X: np.ndarray, targets: np.ndarray, order: np.ndarray, bs: int, weights: Any) -> float:
-        """One epoch's steps; Σ (loss + penalty) · rows. With sample weights, batch by batch: the
-        penalty is ½ alpha ‖W‖² / (the batch's weight), as scikit-learn has it."""
-        rates = self._learning_rates(X.shape[0], bs)
+        """One epoch's steps; Σ (loss + penalty) · rows. scikit-learn's penalty ½ alpha ‖W‖² / m
+        (m: the batch's rows, or its weight) is weight decay alpha / (m · scale) on fastmlp's loss:
+        the full batches run as one call, a shorter last batch as another, and weighted batches
+        one by one."""
+        rate = self._lr * (self._loss_scale if self.solver == "sgd" else 1.0)
+        n = order.shape[0]
         if weights is None:
-            return self.model_._train_rows(X, targets, order, bs, self._opt, None, rates)
+            full = n - n % bs
+            parts = [(order[:full], bs, bs), (order[full:], n - full, n - full)] if full else [(order, n, n)]
+        else:
+            batches = [order[i : i + bs] for i in range(0, n, bs)]
+            parts = [(rows, rows.shape[0], float(weights[rows].sum())) for rows in batches]
         total = 0.0
-        for k, start in enumerate(range(0, order.shape[0], bs)):
-            rows = order[start : start + bs]
-            batch_weight = float(weights[rows].sum())
-            self._opt.weight_decay = float(self.alpha) / (batch_weight * self._loss_scale) if batch_weight > 0 else 0.0
-            total += self.model_._train_rows(X, targets, rows, rows.shape[0], self._opt, None, rates[k : k + 1])
+        for rows, size, mass in parts:
+            if rows.shape[0] == 0:
+                continue
+            self._opt.weight_decay = float(self.alpha) / (mass * self._loss_scale) if mass > 0 else 0.0
+            rates = np.full(-(-rows.shape[0] // size), rate)
+            total += self.model_._train_rows(X, targets, rows, size, self._opt, None, rates)
         return total
 
     def _stratify(self, y: Any) -> Any:
         return None
-
-    def _learning_rates(self, n: int, batch_size: int) -> np.ndarray:
-        """The learning rate of each batch of an epoch over ``n`` rows: scikit-learn's
-        ``invscaling`` decays it with the samples seen (``t_``) before the batch."""
-        starts = np.arange(0, n, batch_size)
-        if self.solver == "sgd" and self.learning_rate == "invscaling":
-            rates = self.learning_rate_init / np.maximum(self.t_ + starts + 1, 1).astype(np.float64) ** self.power_t
-        else:
-            rates = np.full(starts.shape[0], getattr(self, "_lr", self.learning_rate_init))
-        return rates * (self._loss_scale if self.solver == "sgd" else 1.0)
 
     def _stop(self, Xv: Any, yv: Any, wv: Any, diverged: bool) -> bool:
         """scikit-learn's rule: stop after n_iter_no_change epochs without a tol improvement of the
@@ -382,7 +389,7 @@ class _BaseMLP(BaseEstimator):
         if self._no_improvement_count <= self.n_iter_no_change:
             return False
         if self.solver == "sgd" and self.learning_rate == "adaptive":
-            lr = getattr(self, "_lr", self.learning_rate_init)
+            lr = self._lr
             if lr > 1e-6:  # scikit-learn divides by 5 and carries on while the rate is above 1e-6
                 self._lr = lr / 5.0
                 self._no_improvement_count = 0
@@ -441,7 +448,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     model_ : fastmlp.Sequential, the trained network
     """
 
-    def _classes(self, y: Any, first: bool, classes: Any = None, incremental: bool = False) -> None:
+    def _classes(self, y: Any, first: bool, classes: Any = None) -> None:
         """classes_ as scikit-learn defines or checks them."""
         multilabel = type_of_target(y).startswith("multilabel")
         if first:
@@ -451,7 +458,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             self._multilabel = multilabel
             return
         seen = unique_labels(y)
-        if self.warm_start and not incremental:
+        if self.warm_start:
             if set(seen) != set(self.classes_):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes as in the previous call to "
@@ -475,7 +482,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if self._logistic():
             # binary: one logistic output for classes_[1], as scikit-learn (coefs_[-1] has one column)
             self.out_activation_ = "logistic"
-            return (y == self.classes_[-1]).astype(np.float64).reshape(-1, 1), 1, "sigmoid"
+            # (one class: LabelBinarizer's all-zero column, as scikit-learn trains it)
+            positive = y == self.classes_[-1] if len(self.classes_) == 2 else np.zeros(len(y), bool)
+            return positive.astype(np.float64).reshape(-1, 1), 1, "sigmoid"
         self.out_activation_ = "softmax"
         return np.searchsorted(self.classes_, y), max(len(self.classes_), 2), self.loss or "softmax"
 
@@ -483,10 +492,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return len(self.classes_) <= 2 and self.loss in (None, "sigmoid")
 
     def _stratify(self, y: Any) -> Any:
-        if self._multilabel:
-            return None
-        # binary: scikit-learn's (N, 1) bool targets (its error messages name the class True)
-        return (y == self.classes_[-1]).reshape(-1, 1) if self._logistic() else y
+        # as scikit-learn: binary targets only, as its (N, 1) bool column (its errors name the
+        # class True); multi-class and multi-label splits are not stratified
+        return (y == self.classes_[-1]).reshape(-1, 1) if self._logistic() and not self._multilabel else None
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
         """Train on (X, y) for up to ``max_iter`` epochs (``warm_start`` continues the last fit)."""
@@ -509,13 +517,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         weights = self._validated_weights(sample_weight, X)
         if first:
             self._classes(y, True, classes)
-            self._classes(y, False, incremental=True)  # y's labels must be among classes
+            self._classes(y, False)  # y's labels must be among classes
         elif classes is not None and not np.array_equal(unique_labels(classes), self.classes_):
             raise ValueError(
                 f"`classes={list(classes)}` is not the same as on last call to partial_fit, was: {self.classes_}"
             )
         else:
-            self._classes(y, False, incremental=True)
+            self._classes(y, False)
         targets, n_out, loss = self._targets(y)
         return self._fit(X, y, targets, n_out, loss, True, weights)
 
@@ -596,7 +604,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         # __signature__ (below) lists them all for get_params, clone and the estimator checks
         super().__init__(hidden_layer_sizes, activation, loss=loss, **params)
 
-    def _prepare(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _prepare(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray, bool]:
         self._check_params()
         if self.loss not in _REGRESSION_LOSSES:
             raise ValueError(f"loss must be one of {sorted(_REGRESSION_LOSSES)}, got {self.loss!r}")
@@ -606,24 +614,30 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         )  # fmt: skip
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        self._y_1d = y.ndim == 1
         self._loss_scale = _REGRESSION_LOSSES[self.loss][1]
-        self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
-        return X, np.ascontiguousarray(y.reshape(-1, 1) if y.ndim == 1 else y, dtype=np.float64)
+        return X, np.ascontiguousarray(y.reshape(-1, 1) if y.ndim == 1 else y, dtype=np.float64), y.ndim == 1
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """Train on (X, y) for up to ``max_iter`` epochs."""
         first = not (self.warm_start and hasattr(self, "model_"))
-        X, y2 = self._prepare(X, y, reset=first)
+        X, y2, one_d = self._prepare(X, y, reset=first)
         weights = self._validated_weights(sample_weight, X)
-        return self._fit(X, y2, y2, y2.shape[1], _REGRESSION_LOSSES[self.loss][0], False, weights)
+        self._fit(X, y2, y2, y2.shape[1], _REGRESSION_LOSSES[self.loss][0], False, weights)
+        return self._fitted(one_d)
 
     @available_if(_BaseMLP._has_partial_fit)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """One epoch over (X, y)."""
-        X, y2 = self._prepare(X, y, reset=not hasattr(self, "model_"))
+        X, y2, one_d = self._prepare(X, y, reset=not hasattr(self, "model_"))
         weights = self._validated_weights(sample_weight, X)
-        return self._fit(X, y2, y2, y2.shape[1], _REGRESSION_LOSSES[self.loss][0], True, weights)
+        self._fit(X, y2, y2, y2.shape[1], _REGRESSION_LOSSES[self.loss][0], True, weights)
+        return self._fitted(one_d)
+
+    def _fitted(self, one_d: bool) -> MLPRegressor:
+        """Attributes that describe the fitted model, set once a fit succeeded."""
+        self._y_1d = one_d
+        self.out_activation_ = "exp" if self.loss == "poisson" else "identity"
+        return self
 
     def _score_for_stopping(self, X: Any, y: Any, weights: Any) -> float:
         with np.errstate(over="ignore", invalid="ignore"):  # huge finite predictions: R² may overflow

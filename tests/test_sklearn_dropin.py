@@ -288,3 +288,53 @@ def test_sparse_x_trains_as_its_dense_copy(solver, estimator):
             for a, b in zip(sparse.coefs_, dense.coefs_, strict=True):
                 np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
             np.testing.assert_allclose(sparse.predict(sparse_X), dense.predict(X.toarray()), rtol=1e-9, atol=1e-12)
+
+
+def _same_weights(mine, sk, rtol=1e-9):
+    for a, b in zip(mine.coefs_ + mine.intercepts_, sk.coefs_ + sk.intercepts_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(solver="sgd", learning_rate="invscaling", power_t=0.5, momentum=0.9, learning_rate_init=0.1),
+        dict(solver="sgd", momentum=0.0, batch_size=20),  # batches of 20, 20, 10: the last one's penalty
+        dict(solver="sgd", momentum=0.9, nesterovs_momentum=False, batch_size=20, learning_rate_init=0.05),
+    ],
+)  # (not Adam: scikit-learn's ε sits before the bias correction, fastmlp's after; README)
+def test_several_epochs_and_a_warm_start_follow_scikit_learn(settings):
+    """Unshuffled epochs and a second warm fit give scikit-learn's weights: the learning-rate
+    schedule per epoch, the penalty of a shorter last batch, a new optimizer per fit."""
+    X, y = _digits(3, n=50)
+    common = dict(hidden_layer_sizes=(5,), alpha=0.01, shuffle=False, max_iter=3, random_state=1, warm_start=True)
+    common.setdefault("batch_size", settings.pop("batch_size", 50))
+    mine, sk = MLPClassifier(**common, **settings), SkClassifier(**common, **settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for est in (mine, sk):
+            est.fit(X, y)
+            est.fit(X, y)
+    _same_weights(mine, sk)
+    np.testing.assert_allclose(mine.loss_curve_, sk.loss_curve_, rtol=1e-9)
+    assert mine.n_iter_ == sk.n_iter_ == 3
+
+
+def test_scikit_learns_edge_cases():
+    X, y = _digits(2, n=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one = MLPClassifier(hidden_layer_sizes=(3,), max_iter=5, random_state=0).fit(X, np.zeros(40, int))
+        sk_one = SkClassifier(hidden_layer_sizes=(3,), max_iter=5, random_state=0).fit(X, np.zeros(40, int))
+    # trained towards LabelBinarizer's 0 as scikit-learn's is (to Adam's ε difference: README)
+    np.testing.assert_allclose(one.predict_proba(X), sk_one.predict_proba(X), rtol=1e-5)
+    assert np.all(one.predict_proba(X)[:, 0] > 0.5)
+    reg = MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, warm_start=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y.astype(float))
+    with pytest.raises(ValueError, match="cannot change its loss"):
+        reg.set_params(loss="poisson").fit(X, y.astype(float))
+    assert reg.out_activation_ == "identity" and reg.predict(X).shape == (40,)
+    with pytest.raises(ValueError, match="same classes"):
+        MLPClassifier(warm_start=True).partial_fit(X, y, classes=[0, 1, 2])
