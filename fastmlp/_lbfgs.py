@@ -60,10 +60,9 @@ class WholeSetObjective:
         self.evaluations += 1
         self.load(theta)
         model = self.model
-        with np.errstate(over="ignore", invalid="ignore"):
-            scores = model._forward(self.X, True, self.key)
-            data, dscores = model.loss._train(scores, self.targets, self.backend, None)
-            model.backward(dscores, need_input_grad=False)
+        with np.errstate(over="ignore", invalid="ignore"):  # an infinite value is returned as inf below
+            _, data, dscores = model._train_loss(self.X, self.targets, self.key, self.backend)
+            model._train_gradients(dscores, self.backend)
         squares = 0.0
         decay = self.alpha / self.total_weight if self.total_weight > 0 else 0.0
         for p, (lo, hi) in zip(self.params, self.spans, strict=True):

@@ -273,19 +273,22 @@ class PoissonRegression(Loss):
         f = np.asarray(scores, dtype=np.float64)
         y = np.asarray(targets, dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
-            loss = float(PoissonRegression._terms(f, y).sum() / f.shape[0])
-            dscores = ((np.exp(f) - y) / f.shape[0]).astype(scores.dtype)
+            mu = np.exp(f)
+            loss = float(PoissonRegression._terms(f, y, mu).sum() / f.shape[0])
+            dscores = ((mu - y) / f.shape[0]).astype(scores.dtype)
         return loss, dscores
 
     @staticmethod
-    def _terms(f: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _terms(f: np.ndarray, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """mu - y f + y log y - y elementwise (mu = exp(f))."""
         constant = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)) - y, 0.0)
-        return np.exp(f) - y * f + constant
+        return mu - y * f + constant
 
     def row_losses(self, scores, targets):
         """Σ_j exp(f_j) - y_j f_j + y_j log y_j - y_j per row."""
+        f = np.asarray(scores, np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
-            return self._terms(np.asarray(scores, np.float64), np.asarray(targets, np.float64)).sum(axis=1)
+            return self._terms(f, np.asarray(targets, np.float64), np.exp(f)).sum(axis=1)
 
     def targets(self, y, n_rows, n_out):
         """(N, K) non-negative real targets."""

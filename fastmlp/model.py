@@ -166,10 +166,12 @@ class Sequential:
     @property
     def n_inputs(self) -> int:
         """Input features."""
-        first = next(layer for layer in self.layers if layer.n_out is not None)
-        width = fan_in(first)
-        assert width is not None
-        return width
+        for layer in self.layers:  # a loop, not next(generator): a train_step call reads this
+            if layer.n_out is not None:
+                width = fan_in(layer)
+                assert width is not None
+                return width
+        raise ValueError("the model has no layer with a width")
 
     @property
     def n_outputs(self) -> int:
@@ -206,11 +208,9 @@ class Sequential:
         if is_sparse(X):
             return self._sparse_inputs(X, name)
         X = chk.batch(X, name)
-        first = self.layers[0]
-        width = first.n_in if type(first) is Dense else self.n_inputs  # the common case without a search
+        width, dtype = self.n_inputs, self.dtype
         if X.shape[1] != width:
-            raise ValueError(f"{name} has {X.shape[1]} features but the model expects {self.n_inputs}")
-        dtype = first.W.value.dtype if type(first) is Dense else self.dtype
+            raise ValueError(f"{name} has {X.shape[1]} features but the model expects {width}")
         if X.dtype != dtype or not X.flags.c_contiguous:
             X = np.ascontiguousarray(X, dtype=dtype)
         chk.finite(X, name)
@@ -230,8 +230,6 @@ class Sequential:
         if X.shape[1] != self.n_inputs:
             raise ValueError(f"{name} has {X.shape[1]} features but the model expects {self.n_inputs}")
         X = X.tocsr().astype(self.dtype, copy=False)
-        if X.dtype.kind != "f":  # pragma: no cover - astype above made it the model's float dtype
-            raise TypeError(f"{name} must hold floats, got {X.dtype}")
         chk.finite(X.data, f"{name} (its stored values)")
         return X
 
@@ -371,18 +369,14 @@ class Sequential:
         # resolved once per step; the layers, the loss and the optimizer then call their kernels'
         # drivers directly (past the ops' checks, which hold here by construction)
         backend = self.backend or backends.get_backend()
-        seed = step_seed(self.seed, self.steps)
         # overflow is reported below as TrainingDiverged, with advice, instead of as NumPy warnings
         with np.errstate(over="ignore", invalid="ignore"):
-            scores = X
-            for layer in self.layers:
-                scores = layer._train_forward(scores, seed, backend)
-            data_loss, dscores = self.loss._train(scores, targets, backend, self._dscores_buffer(scores))
+            scores, data_loss, dscores = self._train_loss(X, targets, step_seed(self.seed, self.steps), backend)
         if not np.isfinite(data_loss):
             raise TrainingDiverged(self._diverged_message(f"loss is {data_loss} at step {self.steps}", optimizer))
         if record is not None:
             record.record(scores, targets)
-        self._backprop(dscores, False, lambda layer, grad, need_dx: layer._train_backward(grad, need_dx, backend))
+        self._train_gradients(dscores, backend)
         penalty = self.regularization(optimizer.weight_decay, add_grads=True)
         optimizer._train_step(self.parameters(), backend)
         self.steps += 1
@@ -639,6 +633,19 @@ class Sequential:
                 optimizer.lr0 = float(learning_rates[k])
             total += self._train_batch(X[idx], targets[idx], optimizer, record) * len(idx)
         return total
+
+    def _train_loss(self, X: Any, targets: np.ndarray, seed: int, backend: str) -> tuple[Any, float, Any]:
+        """A training pass's forward and loss through the layers' bound drivers: (scores, data
+        loss, dscores). X and targets validated by the caller (fit, train_step, the adapters)."""
+        scores = X
+        for layer in self.layers:
+            scores = layer._train_forward(scores, seed, backend)
+        data_loss, dscores = self.loss._train(scores, targets, backend, self._dscores_buffer(scores))
+        return scores, data_loss, dscores
+
+    def _train_gradients(self, dscores: Any, backend: str) -> None:
+        """Every parameter's gradient from :meth:`_train_loss`'s dscores (no input gradient)."""
+        self._backprop(dscores, False, lambda layer, grad, need_dx: layer._train_backward(grad, need_dx, backend))
 
     def _evaluate_training_set(self, X: np.ndarray, targets: np.ndarray, epoch: int, optimizer: Any) -> float:
         """Accuracy (R² for regression) of the model on the whole training set, after an epoch."""

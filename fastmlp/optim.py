@@ -110,6 +110,7 @@ class Optimizer(abc.ABC):
         self.epoch = 0
         self.steps = 0
         self.state: dict[int, list[np.ndarray]] = {}
+        self._eps_checked: dict[tuple[Any, np.dtype], bool] = {}
 
     @property
     def lr(self) -> float:
@@ -174,7 +175,13 @@ class Optimizer(abc.ABC):
 
     def _eps_holds(self, dtype: np.dtype) -> bool:
         eps = getattr(self, "eps", None)
-        return eps is None or bool(dtype.type(eps) > 0)
+        if eps is None:
+            return True
+        key = (eps, dtype)  # once per value and dtype, not per parameter and step
+        held = self._eps_checked.get(key)
+        if held is None:
+            held = self._eps_checked[key] = bool(dtype.type(eps) > 0)
+        return held
 
     @abc.abstractmethod
     def _update(self, p: Param, lr: float, wd: float) -> tuple[str, tuple]:
