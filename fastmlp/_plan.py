@@ -189,12 +189,12 @@ class CompiledSteps:
             if not n:
                 lists.append(None)
                 continue
-            old = optimizer.state.get(id(p))
+            old = optimizer.state.get(p)
             views = [flat[start : start + p.value.size].reshape(p.value.shape) for flat in flats]
             if old is not None and len(old) == n and all(o.shape == v.shape for o, v in zip(old, views, strict=True)):
                 for o, v in zip(old, views, strict=True):
                     v[...] = o
-            optimizer.state[id(p)] = views
+            optimizer.state[p] = views
             lists.append(views)
         first = flats[0] if n >= 1 else self.grads
         return first, flats[1] if n >= 2 else first, lists
@@ -232,7 +232,7 @@ class CompiledSteps:
             return False
         state = optimizer.state
         for p, value, slots in zip(self.params, self.values, self.state_lists, strict=True):
-            if p.value is not value or (slots is not None and state.get(id(p)) is not slots):
+            if p.value is not value or (slots is not None and state.get(p) is not slots):
                 return False
         return self._options(model.layers) == self.options
 

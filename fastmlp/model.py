@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _plan, backends, ops, threads
+from . import _dask, _plan, _stream, backends, ops, threads
 from . import losses as loss_lib
 from . import optim as optim_lib
 from ._epoch import EpochRecord, relu_layers
@@ -429,6 +429,7 @@ class Sequential:
         state.pop("_plan", None)  # bound to this model's arrays: a copy binds its own
         return state
 
+    @_dask.lazy_on_dask
     def predict_scores(self, X: Any, batch_size: int = 4096) -> np.ndarray:
         """Scores in evaluation mode (no dropout; running batch-norm statistics)."""
         self._check_parameters()
@@ -447,17 +448,22 @@ class Sequential:
             parts = [self._forward(X[i : i + batch_size], False, 0) for i in range(0, X.shape[0], batch_size)]
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
+    @_dask.lazy_on_dask
     def predict(self, X: Any) -> np.ndarray:
         """Class labels (classification), 0/1 matrix (multi-label) or values (regression)."""
         return self.loss.predict(self.predict_scores(X))
 
+    @_dask.lazy_on_dask
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class or attribute probabilities (losses that define them)."""
         return self.loss.proba(self.predict_scores(X))
 
     def evaluate(self, X: Any, y: Any) -> dict[str, float]:
         """Mean data loss and accuracy (exact labels; per-attribute for multi-label; R² for regression).
-        A model whose scores overflow gets an infinite or NaN loss here (predict refuses it)."""
+        A model whose scores overflow gets an infinite or NaN loss here (predict refuses it).
+        X as a dask array or a memmap is read chunk by chunk (never whole)."""
+        if isinstance(X, _stream.RowChunks) or _stream.is_out_of_core(X):
+            return self._evaluate_streamed(X, y)
         scores = self._scores(X)
         targets = self.loss.targets(y, scores.shape[0], self.n_outputs)
         loss, _ = self.loss(scores, targets, self.backend)
@@ -470,6 +476,21 @@ class Sequential:
         resid = ((pred - targets) ** 2).sum()
         total = ((targets - targets.mean(axis=0)) ** 2).sum()
         return {"loss": loss, "r2": float(1.0 - resid / total) if total > 0 else 0.0}
+
+    def _evaluate_streamed(self, X: Any, y: Any, chunk_rows: int = 65536) -> dict[str, float]:
+        """:meth:`evaluate` over row chunks: the loss weighted by rows, the accuracy or R² from
+        the same running sums the training epochs keep (``EpochRecord``)."""
+        source = X if isinstance(X, _stream.RowChunks) else _stream.RowChunks(X, y, chunk_rows, self.n_inputs)
+        tally = EpochRecord(self, track_dead_relu=False)
+        total = 0.0
+        for i in range(source.sizes.size):
+            X_part, y_part = source.load([i])
+            scores = self._scores(X_part)
+            targets = self.loss.targets(y_part, scores.shape[0], self.n_outputs)
+            total += self.loss(scores, targets, self.backend)[0] * scores.shape[0]
+            tally.record(scores, targets)
+        metric = "accuracy" if self.loss.kind != "regression" else "r2"
+        return {"loss": total / source.n_rows, metric: tally.accuracy()}
 
     def dead_relu_fractions(self, X: Any, batch_size: int = 4096) -> list[float]:
         """For each ReLU layer, the fraction of its units that never fire over all rows of X."""
@@ -503,6 +524,8 @@ class Sequential:
         callbacks: Iterable[Callable[[int, History, Sequential], Any]] = (),
         track_dead_relu: bool = True,
         evaluate_train: bool = False,
+        shuffle_window: int = 8,
+        chunk_rows: int = 65536,
     ) -> History:
         """Minibatch training with shuffling, validation, early stopping and best-parameter restore.
 
@@ -529,6 +552,13 @@ class Sequential:
             After each epoch, evaluate the model on the whole training set (one more forward
             pass) for ``history.train_accuracy``. By default it is the running accuracy of the
             epoch's training steps (with dropout, as each step saw it), which costs nothing.
+        shuffle_window : int >= 1, for data not in memory
+            X as a dask array or a NumPy memmap is streamed, never read whole: each epoch takes
+            its row chunks in a random order, ``shuffle_window`` chunks at a time, and shuffles
+            rows only within those chunks (a bounded shuffle, not a global one). Memory is about
+            twice the window's rows. Validation data may be streamed the same way.
+        chunk_rows : int >= 1
+            Rows per chunk of a memmap (a dask array's own row blocks are its chunks).
 
         Returns
         -------
@@ -538,7 +568,10 @@ class Sequential:
         optimizer = optim_lib.get(optimizer)
         epochs = chk.integer(epochs, "epochs", 1)
         batch_size = chk.integer(batch_size, "batch_size", 1)
-        X, y_all, validation_data = self._fit_data(X, y, validation_data, validation_split)
+        window = chk.integer(shuffle_window, "shuffle_window", 1)
+        chunk_rows = chk.integer(chunk_rows, "chunk_rows", 1)
+        X, y_all, validation_data = self._fit_data(X, y, validation_data, validation_split, chunk_rows)
+        streamed = isinstance(X, _stream.RowChunks)
         if early_stopping is not None:
             early_stopping = chk.integer(early_stopping, "early_stopping", 1)
             if validation_data is None:
@@ -546,13 +579,17 @@ class Sequential:
         rng = np.random.default_rng([self.seed, 0xF17])
         history = History()
         best = _BestEpoch(early_stopping)
-        n = X.shape[0]
+        n = X.n_rows if streamed else X.shape[0]
         record = EpochRecord(self, track_dead_relu)
         # small products: one BLAS thread (a second one does not pay there, and stalls on a busy machine)
         with threads.serial_blas_if_small(self.largest_product(min(batch_size, n))):
             for epoch in range(epochs):
-                order = rng.permutation(n) if shuffle else np.arange(n)
-                history.loss.append(self._train_epoch(X, y_all, order, batch_size, optimizer, record))
+                if streamed:
+                    shuffler = rng if shuffle else None
+                    history.loss.append(self._train_streamed_epoch(X, batch_size, optimizer, record, shuffler, window))
+                else:
+                    order = rng.permutation(n) if shuffle else np.arange(n)
+                    history.loss.append(self._train_epoch(X, y_all, order, batch_size, optimizer, record))
                 history.lr.append(optimizer.lr)
                 if self.non_finite_parameter():  # an update overflowed after the epoch's last finite loss
                     raise TrainingDiverged(self._diverged_message(f"after epoch {epoch + 1}", optimizer))
@@ -575,23 +612,69 @@ class Sequential:
         history.seconds = time.perf_counter() - start
         return history
 
-    def _fit_data(self, X: Any, y: Any, validation_data: Any, validation_split: Any) -> tuple:
+    def _fit_data(self, X: Any, y: Any, validation_data: Any, validation_split: Any, chunk_rows: int) -> tuple:
         """fit's data, validated once, whole: (X, targets, validation pair or None); a
-        ``validation_split`` holds out the LAST rows."""
+        ``validation_split`` holds out the LAST rows. Out-of-core X comes back as its
+        :class:`_stream.RowChunks` (targets None), validated window by window as it streams."""
+        split = chk.number(validation_split, "validation_split", 0.0, 1.0, high_open=True)
+        if _stream.is_out_of_core(X):
+            return self._streamed_fit_data(X, y, validation_data, split, chunk_rows)
         X = self._inputs(X)
         y_all = self._targets(y, X.shape[0])
-        split = chk.number(validation_split, "validation_split", 0.0, 1.0, high_open=True)
         if validation_data is None and split > 0:
             n_val = max(1, round(split * X.shape[0]))
             if n_val >= X.shape[0]:
                 raise ValueError("validation_split leaves no training rows")
             return X[:-n_val], y_all[:-n_val], (X[-n_val:], y_all[-n_val:])
         if validation_data is not None:  # validated before any step changes the model
-            if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a pair (X_val, y_val)")
-            X_val = self._inputs(validation_data[0], "X_val")
-            validation_data = (X_val, self.loss.targets(validation_data[1], X_val.shape[0], self.n_outputs))
+            validation_data = self._validation_pair(validation_data, chunk_rows)
         return X, y_all, validation_data
+
+    def _validation_pair(self, validation_data: Any, chunk_rows: int) -> tuple:
+        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a pair (X_val, y_val)")
+        X_val, y_val = validation_data
+        if _stream.is_out_of_core(X_val):
+            return (_stream.RowChunks(X_val, y_val, chunk_rows, self.n_inputs), None)
+        X_val = self._inputs(X_val, "X_val")
+        return (X_val, self.loss.targets(y_val, X_val.shape[0], self.n_outputs))
+
+    def _streamed_fit_data(self, X: Any, y: Any, validation_data: Any, split: float, chunk_rows: int) -> tuple:
+        source = _stream.RowChunks(X, y, chunk_rows, self.n_inputs)
+        if validation_data is None and split > 0:
+            n_val = max(1, round(split * source.n_rows))
+            if n_val >= source.n_rows:
+                raise ValueError("validation_split leaves no training rows")
+            source, held_out = source.head_tail(n_val)
+            return source, None, (held_out, None)
+        if validation_data is not None:
+            validation_data = self._validation_pair(validation_data, chunk_rows)
+        return source, None, validation_data
+
+    def _train_streamed_epoch(
+        self, source: Any, batch_size: int, optimizer: Any, record: Any, rng: Any, window: int
+    ) -> float:
+        """One epoch over out-of-core data, window by window (fastmlp/_stream.py); each window
+        is validated as it arrives. A window's leftover rows open the next window's first batch,
+        so the steps are those of an in-memory epoch over :func:`_stream.epoch_order`."""
+        record.reset()
+        total = 0.0
+        rest_X = rest_t = np.empty(0)
+        for chunks, perm in _stream.epoch_windows(source.sizes, window, rng):
+            X_win, y_win = source.load(chunks)
+            X_win = self._inputs(X_win)
+            t_win = self._targets(y_win, X_win.shape[0])
+            if perm is not None:
+                X_win, t_win = X_win[perm], t_win[perm]
+            if rest_X.shape[0]:
+                X_win, t_win = np.concatenate([rest_X, X_win]), np.concatenate([rest_t, t_win])
+            full = X_win.shape[0] - X_win.shape[0] % batch_size
+            if full:
+                total += self._train_rows(X_win, t_win, np.arange(full), batch_size, optimizer, record)
+            rest_X, rest_t = X_win[full:], t_win[full:]
+        if rest_X.shape[0]:
+            total += self._train_rows(rest_X, rest_t, np.arange(rest_X.shape[0]), batch_size, optimizer, record)
+        return total / source.n_rows
 
     def _train_epoch(
         self, X: np.ndarray, targets: np.ndarray, order: np.ndarray, batch_size: int, optimizer: Any, record: Any

@@ -109,7 +109,10 @@ class Optimizer(abc.ABC):
         self.schedule = schedule
         self.epoch = 0
         self.steps = 0
-        self.state: dict[int, list[np.ndarray]] = {}
+        # keyed by the Param object, not its id: an id can be reused by a later object, and a
+        # pickled model with its optimizer (dask-ml sends the adapter from task to task) keeps
+        # objects, not ids
+        self.state: dict[Param, list[np.ndarray]] = {}
         self._eps_checked: dict[tuple[Any, np.dtype], bool] = {}
 
     @property
@@ -124,10 +127,10 @@ class Optimizer(abc.ABC):
         return self.weight_decay if p.l2 is None else p.l2
 
     def _slots(self, p: Param, n: int) -> list[np.ndarray]:
-        slots = self.state.get(id(p))
+        slots = self.state.get(p)
         if slots is None or slots[0].shape != p.value.shape or slots[0].dtype != p.value.dtype:
             slots = [np.zeros_like(p.value) for _ in range(n)]
-            self.state[id(p)] = slots
+            self.state[p] = slots
         return slots
 
     def step(self, params: Iterable[Param], backend: str | None = None) -> None:

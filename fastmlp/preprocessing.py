@@ -10,11 +10,12 @@ backend — device arrays in, device arrays out on ``cuda``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from . import backends, ops
+from . import _dask, backends, ops
 from ._sklearn_compat import BaseEstimator, TransformerMixin, check_is_fitted, float_data
 from .ops import _checks as chk
 
@@ -30,9 +31,80 @@ def _host(x: Any) -> np.ndarray:
 
 
 class _Transformer(TransformerMixin, BaseEstimator):
-    """Shared plumbing: validation that also lets device arrays through to the ops."""
+    """Shared plumbing: statistics accumulated chunk by chunk, validation that lets device and
+    dask arrays through, and lazy transforms of dask arrays.
+
+    A subclass declares its sufficient statistics once: ``_statistics(X, backend)`` of one chunk
+    and ``_merge(a, b)`` of two (associative, so any chunking and any reduction tree give the
+    same result to rounding); ``_absorb()`` turns the merged statistics into fitted attributes.
+    ``partial_fit`` merges a chunk's statistics into the running ones; ``fit`` of a dask array
+    merges its blocks' statistics in Dask's tree reduction, computed where the blocks live.
+    """
 
     backend: str | None = None
+    n_features_in_: int
+    _stats: Any
+    _statistics: Callable[[Any, str | None], Any]
+    _merge: Callable[[Any, Any], Any]
+
+    def fit(self, X: Any, y: Any = None) -> Any:
+        """Learn the statistics from X (N, D): an array, a device array or a dask array."""
+        self.__dict__.pop("_stats", None)
+        return self.partial_fit(X, y)
+
+    def partial_fit(self, X: Any, y: Any = None) -> Any:
+        """Add a chunk of rows (or every block of a dask array) to the statistics."""
+        self._accumulate(X)
+        self._absorb()
+        return self
+
+    def _accumulate(self, X: Any) -> None:
+        first = not hasattr(self, "_stats")
+        if _dask.is_dask_array(X):
+            X = _dask.row_blocks(X, None if first else self.n_features_in_)
+            self._check_params(X.shape[1])
+            block_statistics = _BlockStatistics(type(self)._statistics, self._backend_for(X))
+            stats = _dask.reduce_rows(X, block_statistics, type(self)._merge)
+            self.n_features_in_ = X.shape[1]
+        else:
+            X = self._data(X, reset=first)
+            self._check_params(X.shape[1])
+            stats = type(self)._statistics(X, self._backend_for(X))
+        if first:
+            self._dtype = _output_dtype(X)
+        self._stats = stats if first else type(self)._merge(self._stats, stats)
+
+    def _check_params(self, d: int) -> None:
+        """Raise for parameters that do not fit data of ``d`` features (subclasses add theirs)."""
+
+    def _absorb(self) -> None:
+        raise NotImplementedError
+
+    @_dask.lazy_on_dask
+    def transform(self, X: Any) -> Any:
+        """The transformed rows; a dask array in gives a lazy dask array out."""
+        check_is_fitted(self)
+        return self._transform(self._data(X, reset=False))
+
+    @_dask.lazy_on_dask
+    def inverse_transform(self, X: Any) -> Any:
+        """Back to the original feature space; a dask array in gives a lazy dask array out."""
+        check_is_fitted(self)
+        return self._inverse(X)
+
+    def _transform(self, X: Any) -> Any:
+        raise NotImplementedError
+
+    def _inverse(self, X: Any) -> Any:
+        X = self._data(X, reset=False)
+        scale, shift = self._inverse_scale_shift()
+        return self._scale_shift(X, scale, shift)
+
+    def _inverse_scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _backend_for(self, X: Any) -> str | None:
+        return "cuda" if backends.is_device_array(X) and self.backend is None else self.backend
 
     def _data(self, X: Any, reset: bool) -> Any:
         if backends.is_device_array(X):
@@ -51,10 +123,9 @@ class _Transformer(TransformerMixin, BaseEstimator):
 
     def _affine(self, X: Any, W: np.ndarray, b: np.ndarray) -> Any:
         """``X @ W + b`` on the transformer's backend (device arrays pick ``cuda``)."""
-        backend = "cuda" if backends.is_device_array(X) and self.backend is None else self.backend
         if not backends.is_device_array(X):  # statistics are float64; the data's dtype wins
             W, b = W.astype(X.dtype, copy=False), b.astype(X.dtype, copy=False)
-        return ops.affine_forward(X, W, b, backend=backend)
+        return ops.affine_forward(X, W, b, backend=self._backend_for(X))
 
     def _scale_shift(self, X: Any, scale: np.ndarray, shift: np.ndarray) -> Any:
         """``X * scale + shift`` per feature: elementwise on the host, a diagonal affine op on devices."""
@@ -63,31 +134,77 @@ class _Transformer(TransformerMixin, BaseEstimator):
         return X * scale.astype(X.dtype) + shift.astype(X.dtype)
 
 
-class _Moments:
-    """Running count, mean (D,) and centred second moment (D, D) in float64 (Chan et al. merge)."""
+def _output_dtype(X: Any) -> np.dtype:
+    """The dtype fitted attributes take: the data's float dtype (device data: float32)."""
+    if backends.is_device_array(X):
+        return np.dtype(np.float32)
+    return np.dtype(X.dtype) if np.dtype(X.dtype) in (np.float32, np.float64) else np.dtype(np.float64)
 
-    def __init__(self) -> None:
-        self.n = 0
-        self.mean = np.zeros(0)
-        self.m2 = np.zeros((0, 0))
 
-    def add(self, X: Any, backend: str | None) -> None:
-        n_b = int(X.shape[0])
-        mean_b, cov_b = ops.covariance(X, backend=backend)
-        mean_b = _host(mean_b).astype(np.float64)
-        m2_b = _host(cov_b).astype(np.float64) * n_b
-        if self.n == 0:
-            self.n, self.mean, self.m2 = n_b, mean_b, m2_b
-            return
-        n = self.n + n_b
-        delta = mean_b - self.mean
-        self.m2 = self.m2 + m2_b + np.outer(delta, delta) * (self.n * n_b / n)
-        self.mean = self.mean + delta * (n_b / n)
-        self.n = n
+class _BlockStatistics:
+    """One dask block's statistics, after the checks ``fit`` makes of in-memory data (finite
+    float rows): each block is validated where it lives, once, as the reduction reads it."""
 
-    @property
-    def cov(self) -> np.ndarray:
-        return self.m2 / self.n
+    def __init__(self, statistics: Callable[[Any, str | None], Any], backend: str | None) -> None:
+        self.statistics = statistics
+        self.backend = backend
+
+    def __call__(self, block: Any) -> Any:
+        block = np.asarray(block)
+        if block.dtype not in (np.float32, np.float64):
+            block = block.astype(np.float64)
+        if block.shape[0] and not chk.all_finite(block):
+            raise ValueError("Input X contains NaN or infinity (in a block of the dask array)")
+        return self.statistics(block, self.backend)
+
+
+# ----- sufficient statistics: one chunk's, and the merge of two (Chan et al. for moments) ------
+def _sums(X: Any, backend: str | None) -> tuple[int, np.ndarray]:
+    X = _host(X)
+    return X.shape[0], X.sum(axis=0, dtype=np.float64)
+
+
+def _merge_sums(a: tuple, b: tuple) -> tuple:
+    return a[0] + b[0], a[1] + b[1]
+
+
+def _variances(X: Any, backend: str | None) -> tuple[int, np.ndarray, np.ndarray]:
+    """(count, mean, Σ (x − mean)²) per feature, float64."""
+    X = _host(X).astype(np.float64)
+    if X.shape[0] == 0:
+        return 0, np.zeros(X.shape[1]), np.zeros(X.shape[1])
+    mean = X.mean(axis=0)
+    return X.shape[0], mean, ((X - mean) ** 2).sum(axis=0)
+
+
+def _covariances(X: Any, backend: str | None) -> tuple[int, np.ndarray, np.ndarray]:
+    """(count, mean, centred cross-products Xcᵀ Xc) with the fused ``covariance`` kernel."""
+    n, d = int(X.shape[0]), int(X.shape[1])
+    if n == 0:
+        return 0, np.zeros(d), np.zeros((d, d))
+    mean, cov = ops.covariance(X, backend=backend)
+    return n, _host(mean).astype(np.float64), _host(cov).astype(np.float64) * n
+
+
+def _merge_moments(a: tuple, b: tuple) -> tuple:
+    """Chan, Golub and LeVeque's pairwise merge of (count, mean, M2); M2 per feature or D × D."""
+    if a[0] == 0 or b[0] == 0:
+        return b if a[0] == 0 else a
+    n = a[0] + b[0]
+    delta = b[1] - a[1]
+    cross = np.outer(delta, delta) if a[2].ndim == 2 else delta * delta
+    return n, a[1] + delta * (b[0] / n), a[2] + b[2] + cross * (a[0] * b[0] / n)
+
+
+def _ranges(X: Any, backend: str | None) -> tuple[np.ndarray, np.ndarray]:
+    X = _host(X).astype(np.float64)
+    if X.shape[0] == 0:
+        return np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
+    return X.min(axis=0), X.max(axis=0)
+
+
+def _merge_ranges(a: tuple, b: tuple) -> tuple:
+    return np.minimum(a[0], b[0]), np.maximum(a[1], b[1])
 
 
 class MeanSubtraction(_Transformer):
@@ -106,6 +223,9 @@ class MeanSubtraction(_Transformer):
     n_features_in_ : int
     """
 
+    _statistics = staticmethod(_sums)
+    _merge = staticmethod(_merge_sums)
+
     def __init__(
         self, axis: str = "feature", n_channels: int | None = None, layout: str = "chw", backend: str | None = None
     ) -> None:
@@ -122,22 +242,9 @@ class MeanSubtraction(_Transformer):
             if d % c:
                 raise ValueError(f"X has {d} features, not a multiple of n_channels={c}")
 
-    def fit(self, X: Any, y: Any = None) -> MeanSubtraction:
-        """Learn the mean from X (N, D)."""
-        for name in ("_sum", "n_samples_seen_"):
-            self.__dict__.pop(name, None)
-        return self.partial_fit(X, y)
-
-    def partial_fit(self, X: Any, y: Any = None) -> MeanSubtraction:
-        """Add a chunk of rows to the statistics."""
-        first = not hasattr(self, "n_samples_seen_")
-        X = _host(self._data(X, reset=first))
-        self._check_params(X.shape[1])
-        if first:
-            self._sum, self.n_samples_seen_ = np.zeros(X.shape[1]), 0
-        self._sum = self._sum + X.sum(axis=0, dtype=np.float64)
-        self.n_samples_seen_ += X.shape[0]
-        feature_mean = self._sum / self.n_samples_seen_
+    def _absorb(self) -> None:
+        self.n_samples_seen_, total = self._stats
+        feature_mean = total / self.n_samples_seen_
         if self.axis == "feature":
             self.mean_ = feature_mean
         elif self.axis == "global":
@@ -146,8 +253,7 @@ class MeanSubtraction(_Transformer):
             c = chk.integer(self.n_channels, "n_channels", 1)
             grid = feature_mean.reshape(c, -1) if self.layout == "chw" else feature_mean.reshape(-1, c).T
             self.mean_ = grid.mean(axis=1)
-        self._offset = self._expand(self.mean_, X.shape[1])
-        return self
+        self._offset = self._expand(self.mean_, feature_mean.shape[0])
 
     def _expand(self, value: np.ndarray, d: int) -> np.ndarray:
         if self.axis == "feature":
@@ -157,21 +263,17 @@ class MeanSubtraction(_Transformer):
         per = d // chk.integer(self.n_channels, "n_channels", 1)
         return np.repeat(value, per) if self.layout == "chw" else np.tile(value, per)
 
-    def transform(self, X: Any) -> Any:
+    def _transform(self, X: Any) -> Any:
         """X minus the training mean."""
-        check_is_fitted(self)
-        X = self._data(X, reset=False)
         return self._scale_shift(X, np.ones(X.shape[1]), -self._offset)
 
-    def inverse_transform(self, X: Any) -> Any:
-        """Add the mean back."""
-        check_is_fitted(self)
-        X = self._data(X, reset=False)
-        return self._scale_shift(X, np.ones(X.shape[1]), self._offset)
+    def _inverse_scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.ones(self._offset.shape[0]), self._offset
 
 
 class Standardize(_Transformer):
     """Zero mean and unit standard deviation per feature; constant features are only centred.
+    Chunks merge by Chan et al.'s parallel variance formula, in float64.
 
     Attributes
     ----------
@@ -179,45 +281,26 @@ class Standardize(_Transformer):
     n_samples_seen_ : int
     """
 
+    _statistics = staticmethod(_variances)
+    _merge = staticmethod(_merge_moments)
+
     def __init__(self, backend: str | None = None) -> None:
         self.backend = backend
 
-    def fit(self, X: Any, y: Any = None) -> Standardize:
-        """Learn mean and std from X."""
-        self.__dict__.pop("n_samples_seen_", None)
-        return self.partial_fit(X, y)
-
-    def partial_fit(self, X: Any, y: Any = None) -> Standardize:
-        """Add a chunk (Chan et al.'s parallel variance merge, float64)."""
-        first = not hasattr(self, "n_samples_seen_")
-        X = _host(self._data(X, reset=first)).astype(np.float64)
-        n_b, mean_b = X.shape[0], X.mean(axis=0)
-        m2_b = ((X - mean_b) ** 2).sum(axis=0)
-        if first:
-            self.n_samples_seen_, self.mean_, self._m2 = n_b, mean_b, m2_b
-        else:
-            n = self.n_samples_seen_ + n_b
-            delta = mean_b - self.mean_
-            self._m2 = self._m2 + m2_b + delta**2 * (self.n_samples_seen_ * n_b / n)
-            self.mean_ = self.mean_ + delta * (n_b / n)
-            self.n_samples_seen_ = n
-        self.var_ = self._m2 / self.n_samples_seen_
+    def _absorb(self) -> None:
+        self.n_samples_seen_, self.mean_, m2 = self._stats
+        self.var_ = m2 / self.n_samples_seen_
         std = np.sqrt(self.var_)
         # relative threshold: float rounding leaves a tiny nonzero variance on constant features
         self.scale_ = np.where(std > 1e-12 * np.maximum(np.abs(self.mean_), 1.0), std, 1.0)
-        return self
 
-    def transform(self, X: Any) -> Any:
+    def _transform(self, X: Any) -> Any:
         """(X − mean) / std."""
-        check_is_fitted(self)
-        X = self._data(X, reset=False)
         return self._scale_shift(X, 1 / self.scale_, -self.mean_ / self.scale_)
 
-    def inverse_transform(self, X: Any) -> Any:
+    def _inverse_scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
         """X · std + mean."""
-        check_is_fitted(self)
-        X = self._data(X, reset=False)
-        return self._scale_shift(X, self.scale_, self.mean_)
+        return self.scale_, self.mean_
 
 
 class RangeScale(_Transformer):
@@ -228,47 +311,36 @@ class RangeScale(_Transformer):
     data_min_, data_max_ : ndarrays (D,)
     """
 
+    _statistics = staticmethod(_ranges)
+    _merge = staticmethod(_merge_ranges)
+
     def __init__(self, backend: str | None = None) -> None:
         self.backend = backend
 
-    def fit(self, X: Any, y: Any = None) -> RangeScale:
-        """Learn per-feature min and max."""
-        self.__dict__.pop("data_min_", None)
-        return self.partial_fit(X, y)
-
-    def partial_fit(self, X: Any, y: Any = None) -> RangeScale:
-        """Widen the min/max with a chunk."""
-        first = not hasattr(self, "data_min_")
-        X = _host(self._data(X, reset=first)).astype(np.float64)
-        lo, hi = X.min(axis=0), X.max(axis=0)
-        self.data_min_: np.ndarray
-        self.data_max_: np.ndarray
-        self.data_min_ = lo if first else np.minimum(self.data_min_, lo)
-        self.data_max_ = hi if first else np.maximum(self.data_max_, hi)
+    def _absorb(self) -> None:
+        self.data_min_, self.data_max_ = self._stats
         span = self.data_max_ - self.data_min_
         self._scale = np.where(span > 0, 2.0 / np.where(span > 0, span, 1.0), 0.0)
         self._shift = np.where(span > 0, -1.0 - self.data_min_ * self._scale, 0.0)
-        return self
 
-    def transform(self, X: Any) -> Any:
+    def _transform(self, X: Any) -> Any:
         """2 (X − min) / (max − min) − 1."""
-        check_is_fitted(self)
-        X = self._data(X, reset=False)
         return self._scale_shift(X, self._scale, self._shift)
 
-    def inverse_transform(self, X: Any) -> Any:
+    def _inverse_scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
         """Back to the original range (constant features come back as their value)."""
-        check_is_fitted(self)
-        X = self._data(X, reset=False)
         half = (self.data_max_ - self.data_min_) / 2.0
-        return self._scale_shift(X, half, self.data_min_ + half)
+        return half, self.data_min_ + half
 
 
 class PCA(_Transformer):
     """Principal components from the covariance ``Xcᵀ Xc / N`` (the notes' normalisation).
 
     Components are sorted by variance with deterministic signs (largest-magnitude entry of each
-    positive). ``transform`` projects onto the top ``n_components``.
+    positive). ``transform`` projects onto the top ``n_components``. Chunks (``partial_fit``, or
+    the blocks of a dask array) each contribute their count, mean and centred cross-products from
+    the fused covariance kernel, merged pairwise (Chan et al.); one eigendecomposition of the
+    D × D result follows.
 
     Parameters
     ----------
@@ -285,32 +357,24 @@ class PCA(_Transformer):
     """
 
     _method = "rotate"
+    _statistics = staticmethod(_covariances)
+    _merge = staticmethod(_merge_moments)
 
     def __init__(self, n_components: int | None = None, backend: str | None = None) -> None:
         self.n_components = n_components
         self.backend = backend
 
-    def fit(self, X: Any, y: Any = None) -> PCA:
-        """Covariance of X, eigendecomposition, top components."""
-        self.__dict__.pop("_moments", None)
-        return self.partial_fit(X, y)
-
     def partial_fit(self, X: Any, y: Any = None, compute: bool = True) -> PCA:
         """Add a chunk to the covariance; ``compute=False`` defers the eigendecomposition (call
         ``partial_fit`` once more with ``compute=True``, or ``finalize()``, after the last chunk)."""
-        first = not hasattr(self, "_moments")
-        X = self._data(X, reset=first)
-        if first:
-            self._moments = _Moments()
-            self._dtype = np.dtype(X.dtype) if not backends.is_device_array(X) else np.dtype(np.float32)
-        self._moments.add(X, self._backend_for(X))
-        self.n_samples_seen_ = self._moments.n
+        self._accumulate(X)
+        self.n_samples_seen_ = self._stats[0]
         if compute:
             self.finalize()
         return self
 
-    def _backend_for(self, X: Any) -> str | None:
-        return "cuda" if backends.is_device_array(X) and self.backend is None else self.backend
+    def _absorb(self) -> None:
+        self.finalize()
 
     def _eps(self) -> float:
         return 1e-5
@@ -321,7 +385,8 @@ class PCA(_Transformer):
         k = d if self.n_components is None else chk.integer(self.n_components, "n_components", 1)
         if k > d:
             raise ValueError(f"n_components={k} but the data has only {d} features")
-        cov = self._moments.cov
+        n, mean, m2 = self._stats
+        cov = m2 / n
         W, S, U = ops.whitening_matrix(
             cov,
             self._method,
@@ -329,7 +394,8 @@ class PCA(_Transformer):
             None if k == d else k,
             backend=self.backend if self.backend != "cuda" else None,
         )
-        self.mean_ = self._moments.mean.astype(self._dtype)
+        self.n_samples_seen_ = n
+        self.mean_ = mean.astype(self._dtype)
         self.components_ = np.ascontiguousarray(U.T).astype(self._dtype)
         self.explained_variance_ = np.clip(S, 0, None).astype(self._dtype)
         total = float(np.trace(cov))
@@ -340,16 +406,13 @@ class PCA(_Transformer):
         self.n_components_ = k
         return self
 
-    def transform(self, X: Any) -> Any:
+    def _transform(self, X: Any) -> Any:
         """``(X − mean) @ W`` as one fused affine op."""
-        check_is_fitted(self)
-        X = self._data(X, reset=False)
         W = self.whitening_matrix_
         return self._affine(X, W, -(self.mean_.astype(np.float64) @ W.astype(np.float64)))
 
-    def inverse_transform(self, X: Any) -> Any:
+    def _inverse(self, X: Any) -> Any:
         """Back to feature space (exact when no components were dropped)."""
-        check_is_fitted(self)
         Z = _host(X) if backends.is_device_array(X) else np.asarray(X, dtype=np.float64)
         return Z @ self._inverse_matrix() + self.mean_
 

@@ -45,7 +45,7 @@ try:
 except ImportError as exc:  # pragma: no cover
     raise ImportError("fastmlp.sklearn needs scikit-learn: pip install 'fastmlp[sklearn]'") from exc
 
-from . import _lbfgs, optim, threads
+from . import _dask, _lbfgs, optim, threads
 from .builder import MLP
 from .losses import SampleWeighted
 from .model import Sequential, TrainingDiverged
@@ -551,6 +551,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return self.classes_[(scores[:, 0] > 0).astype(np.intp)]
         return self.classes_[self.model_.loss.predict(scores)]
 
+    @_dask.lazy_on_dask
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (an indicator matrix for multi-label targets)."""
         return self._decode(self._scores(X))
@@ -561,6 +562,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return True
 
     @available_if(_has_proba)
+    @_dask.lazy_on_dask
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (N, n_classes); per-label probabilities for multi-label targets."""
         scores = self._scores(X)  # raises NotFittedError first when unfitted
@@ -571,6 +573,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return proba
 
     @available_if(_has_proba)
+    @_dask.lazy_on_dask
     def predict_log_proba(self, X: Any) -> np.ndarray:
         """Log of :meth:`predict_proba`."""
         with np.errstate(divide="ignore"):
@@ -646,6 +649,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                 return float("nan")
             return float(r2_score(y, pred, sample_weight=weights))
 
+    @_dask.lazy_on_dask
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values in the model's dtype, (N,) for a 1-D target."""
         scores = self._scores(X)  # raises NotFittedError first when unfitted
