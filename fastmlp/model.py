@@ -444,8 +444,12 @@ class Sequential:
     def _scores(self, X: Any, batch_size: int = 4096) -> np.ndarray:
         """Evaluation-mode scores, NaN/Inf included (evaluate reports them as a loss)."""
         X = self._inputs(X)
-        with np.errstate(over="ignore", invalid="ignore"):  # callers report overflow their own way
-            parts = [self._forward(X[i : i + batch_size], False, 0) for i in range(0, X.shape[0], batch_size)]
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # callers report overflow their own way
+                parts = [self._forward(X[i : i + batch_size], False, 0) for i in range(0, X.shape[0], batch_size)]
+        finally:
+            for layer in self.layers:
+                layer.forget_input()
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     @_dask.lazy_on_dask

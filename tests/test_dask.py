@@ -371,6 +371,7 @@ def test_a_dask_fit_on_the_cluster_equals_the_in_memory_fit(digits, client):
     assert history.train_accuracy == reference.train_accuracy
 
 
+@pytest.mark.slow  # 100,000 rows: minutes with the JIT off
 def test_streaming_memory_is_bounded_by_the_window(tmp_path):
     rows, width = 100_000, 64
     rng = np.random.default_rng(0)
@@ -407,3 +408,18 @@ def test_bad_streamed_data_fails_clearly(tmp_path, digits):
         fastmlp.MLP([64, 10], seed=0).fit(unknown, y, epochs=1)
     with dask.config.set(scheduler="sync"), pytest.raises(ValueError, match="features"):
         fastmlp.MLP([32, 10], seed=0).fit(da.from_array(X, chunks=300), y, epochs=1)
+
+
+def test_predict_keeps_no_reference_to_the_data(trained):
+    """A dask worker keeps the model of each task it ran; a model pinning its last input would
+    hold a block per task (1.5 GB per worker in benches/dask_scale.py before this)."""
+    import gc
+    import weakref
+
+    net, X_test = trained
+    X = X_test.astype(net.dtype, copy=True)  # the model's dtype: predict sees X itself, not a converted copy
+    alive = weakref.ref(X)
+    net.predict(X)
+    del X
+    gc.collect()
+    assert alive() is None

@@ -50,6 +50,14 @@ class Layer:
         """Gradient wrt the input (layers may skip it when not ``need_dx``); fills the parameters' grads."""
         return dy
 
+    def forget_input(self) -> None:
+        """Drop the reference to the last input batch that layers keep for ``backward``. An
+        evaluation pass ends with it: a model must not keep its caller's data alive after
+        ``predict`` (a dask worker holds on to the model of every task it ran, and each would
+        pin a whole block)."""
+        if vars(self).get("_x") is not None:
+            vars(self)["_x"] = None
+
     # A model's training step calls these two, on batches it validated itself (fit validates the
     # whole training set once; train_step its batch), with its backend resolved once per step.
     # Layers that bind their kernels past the ops' checks override them (Dense); the others
