@@ -8,6 +8,7 @@ its rows. The work inside each block is fastmlp's own kernels, run on the worker
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -28,7 +29,7 @@ def row_blocks(X: Any, n_features: int | None = None, name: str = "X") -> Any:
     if X.ndim != 2:
         raise ValueError(f"{name} must be a 2-d array, got a {X.ndim}-d dask array of shape {X.shape}")
     if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"{name} has {X.shape[1]} features, but the model is expecting {n_features} features")
+        raise ValueError(f"{name} has {X.shape[1]} features, but {n_features} are expected (as fitted)")
     if X.shape[0] == 0:
         raise ValueError(f"{name} is empty (0 rows)")
     return X.rechunk({1: -1}) if len(X.chunks[1]) > 1 else X
@@ -91,30 +92,49 @@ def reduce_rows(
     return result.compute()
 
 
-def map_rows(fn: Callable[[np.ndarray], np.ndarray], X: Any) -> Any:
-    """``fn`` applied lazily to each row block of X: a dask array with X's row chunks.
+class _RowCall:
+    """``getattr(owner, name)(block, *args, **kwargs)`` for one row block (picklable: workers get
+    the owner, a snapshot taken when the lazy call was made). Empty blocks, which filtering a dask
+    array leaves, get an empty output of the probe's width and dtype."""
 
-    ``fn`` runs once on one row of zeros first, here, to learn the output's width and dtype (a
+    def __init__(self, owner: Any, name: str, args: tuple, kwargs: dict) -> None:
+        self.owner, self.name, self.args, self.kwargs = owner, name, args, kwargs
+        self.empty: np.ndarray | None = None
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        if block.shape[0] == 0 and self.empty is not None:
+            return self.empty
+        return getattr(self.owner, self.name)(block, *self.args, **self.kwargs)
+
+
+def map_rows(call: _RowCall, X: Any) -> Any:
+    """``call`` applied lazily to each row block of X: a dask array with X's row chunks.
+
+    ``call`` runs once on one row of zeros first, here, to learn the output's width and dtype (a
     fitted transformer or model computes that in microseconds); 1-d outputs (labels) drop the
     column axis."""
-    probe = np.asarray(fn(np.zeros((1, X.shape[1]), dtype=X.dtype)))
+    probe = np.asarray(call(np.zeros((1, X.shape[1]), dtype=X.dtype)))
+    call.empty = np.empty((0, *probe.shape[1:]), probe.dtype)
     if probe.ndim == 1:
-        return X.map_blocks(fn, dtype=probe.dtype, drop_axis=1, meta=np.empty((0,), probe.dtype))
+        return X.map_blocks(call, dtype=probe.dtype, drop_axis=1, meta=np.empty((0,), probe.dtype))
     return X.map_blocks(
-        fn, dtype=probe.dtype, chunks=(X.chunks[0], (probe.shape[1],)), meta=np.empty((0, 0), probe.dtype)
+        call, dtype=probe.dtype, chunks=(X.chunks[0], (probe.shape[1],)), meta=np.empty((0, 0), probe.dtype)
     )
 
 
 def lazy_on_dask(method: Method) -> Method:
-    """Decorate a row-wise method ``(self, X) -> rows``: a dask array X gets a lazy dask array,
-    each block computed by the same method on the worker holding it. The probe row runs here, so
-    an unfitted model or a wrong width raises at the call, not at ``compute()``."""
+    """Decorate a row-wise method ``(self, X, ...) -> rows``: a dask array X gets a lazy dask
+    array, each block computed by the same method on the worker holding it.
+
+    The blocks are computed by a copy of the estimator as it is at the call, so a later ``fit``
+    does not change an output already returned (as with NumPy outputs). The probe row runs here,
+    so an unfitted model or a wrong width raises at the call, not at ``compute()``."""
 
     @functools.wraps(method)
     def rows(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
         if is_dask_array(X):
-            bound = functools.partial(getattr(self, method.__name__), *args, **kwargs)
-            return map_rows(bound, row_blocks(X))
+            call = _RowCall(copy.deepcopy(self), method.__name__, args, kwargs)
+            return map_rows(call, row_blocks(X))
         return method(self, X, *args, **kwargs)
 
     return rows  # type: ignore[return-value]

@@ -4,7 +4,7 @@ The data is read in row chunks (a dask array's row blocks, or ``chunk_rows`` row
 An epoch visits the chunks in a random order, a *window* of ``shuffle_window`` chunks at a time,
 and shuffles the rows within each window: a bounded shuffle, not a global one (rows of chunks
 far apart never meet in a batch). Memory is bounded by the window: the window's rows, a shuffled
-copy of them and the batches' buffers, whatever the data's size.
+copy of them and the batches' buffers (about twice the window's bytes), whatever the data's size.
 
 Batches run across window boundaries (a window's leftover rows start the next window's first
 batch), so a streamed epoch makes exactly the steps of an in-memory epoch over the same row
@@ -47,7 +47,8 @@ class RowChunks:
             raise ValueError(f"X has {int(sizes.sum())} rows but y has {len(y)}")
         self.X, self.y = X, y
         self.bounds = np.concatenate([[0], np.cumsum(sizes)])
-        self.sizes = sizes
+        self.bounds = np.unique(self.bounds)  # empty blocks (a filtered dask array's) are no chunks
+        self.sizes = np.diff(self.bounds)
 
     @property
     def n_rows(self) -> int:

@@ -560,7 +560,8 @@ class Sequential:
             X as a dask array or a NumPy memmap is streamed, never read whole: each epoch takes
             its row chunks in a random order, ``shuffle_window`` chunks at a time, and shuffles
             rows only within those chunks (a bounded shuffle, not a global one). Memory is about
-            twice the window's rows. Validation data may be streamed the same way.
+            twice the window's bytes (plus a converted copy when the data's dtype is not the
+            model's). Validation data may be streamed the same way.
         chunk_rows : int >= 1
             Rows per chunk of a memmap (a dask array's own row blocks are its chunks).
 
@@ -675,7 +676,9 @@ class Sequential:
             full = X_win.shape[0] - X_win.shape[0] % batch_size
             if full:
                 total += self._train_rows(X_win, t_win, np.arange(full), batch_size, optimizer, record)
-            rest_X, rest_t = X_win[full:], t_win[full:]
+            # copies: a view of the leftover rows would keep the whole window alive into the next
+            rest_X, rest_t = X_win[full:].copy(), t_win[full:].copy()
+            del X_win, t_win, y_win
         if rest_X.shape[0]:
             total += self._train_rows(rest_X, rest_t, np.arange(rest_X.shape[0]), batch_size, optimizer, record)
         return total / source.n_rows

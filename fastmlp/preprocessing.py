@@ -74,6 +74,16 @@ class _Transformer(TransformerMixin, BaseEstimator):
             self._dtype = _output_dtype(X)
         self._stats = stats if first else type(self)._merge(self._stats, stats)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, rebuilding ``_stats`` for estimators pickled by fastmlp before the statistics
+        were declared per class (they kept them under other names), so ``partial_fit`` goes on
+        from them instead of silently starting over."""
+        if "_stats" not in state:
+            legacy = _legacy_statistics(state)
+            if legacy is not None:
+                state["_stats"] = legacy
+        super().__setstate__(state)
+
     def _check_params(self, d: int) -> None:
         """Raise for parameters that do not fit data of ``d`` features (subclasses add theirs)."""
 
@@ -156,6 +166,29 @@ class _BlockStatistics:
         if block.shape[0] and not chk.all_finite(block):
             raise ValueError("Input X contains NaN or infinity (in a block of the dask array)")
         return self.statistics(block, self.backend)
+
+
+class _Moments:
+    """Only for unpickling PCA/Whitening pickled by an earlier fastmlp (their running moments
+    were a ``_Moments``: n, mean, m2); :func:`_legacy_statistics` turns it into ``_stats``."""
+
+    n: int
+    mean: np.ndarray
+    m2: np.ndarray
+
+
+def _legacy_statistics(state: dict[str, Any]) -> tuple | None:
+    """``_stats`` from the attributes an earlier fastmlp kept (None when there are none)."""
+    if isinstance(state.get("_moments"), _Moments):
+        moments = state.pop("_moments")
+        return moments.n, moments.mean, moments.m2
+    if "_sum" in state and "n_samples_seen_" in state:
+        return state["n_samples_seen_"], state.pop("_sum")
+    if "_m2" in state and "mean_" in state:
+        return state["n_samples_seen_"], state["mean_"], state.pop("_m2")
+    if "data_min_" in state and "data_max_" in state:
+        return state["data_min_"], state["data_max_"]
+    return None
 
 
 # ----- sufficient statistics: one chunk's, and the merge of two (Chan et al. for moments) ------

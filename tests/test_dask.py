@@ -423,3 +423,74 @@ def test_predict_keeps_no_reference_to_the_data(trained):
     del X
     gc.collect()
     assert alive() is None
+
+
+def test_transformers_pickled_by_the_previous_release_go_on_accumulating():
+    """The statistics used to live under other names (``_sum``, ``_m2``, a ``_Moments``): an
+    unpickled estimator continues its partial_fit instead of silently starting over."""
+    import pickle
+
+    X = _data()
+    first, rest = X[:1000], X[1000:]
+    legacy_states = {
+        "mean": lambda est: {"_sum": first.sum(axis=0), "n_samples_seen_": 1000},
+        "standardize": lambda est: {
+            "_m2": ((first - first.mean(0)) ** 2).sum(0),
+            "mean_": first.mean(0),
+            "n_samples_seen_": 1000,
+        },
+        "range": lambda est: {"data_min_": first.min(0), "data_max_": first.max(0)},
+        "whiten_zca": lambda est: {"_moments": _old_moments(first)},
+    }
+    for name, legacy in legacy_states.items():
+        old = TRANSFORMERS[name]().fit(first)
+        state = {k: v for k, v in old.__dict__.items() if k != "_stats"}
+        state.update(legacy(old))
+        old.__dict__.clear()
+        old.__dict__.update(state)
+        revived = pickle.loads(pickle.dumps(old)).partial_fit(rest)
+        whole = TRANSFORMERS[name]().fit(X)
+        attribute = FITTED[name][-1]
+        want = getattr(whole, attribute)
+        np.testing.assert_allclose(getattr(revived, attribute), want, rtol=1e-9, atol=1e-9 * np.abs(want).max())
+
+
+def _old_moments(X):
+    moments = pre._Moments()
+    moments.n, moments.mean = X.shape[0], X.mean(axis=0)
+    moments.m2 = (X - moments.mean).T @ (X - moments.mean)
+    return moments
+
+
+def test_lazy_outputs_hold_the_estimator_as_it_was_and_take_positional_options(trained):
+    net, X = trained
+    Xd = da.from_array(X, chunks=100)
+    before = net.predict_scores(X)
+    lazy = net.predict_scores(Xd, 16)  # batch_size positionally
+    copy = net.copy()
+    copy.fit(X, net.predict(X), epochs=1)
+    other = pre.PCA(n_components=4).fit(X)
+    projected = other.transform(Xd)
+    other.set_params(n_components=2).fit(X)
+    np.testing.assert_allclose(lazy.compute(), before, rtol=1e-5, atol=1e-5)
+    assert projected.compute().shape == (X.shape[0], 4)
+
+
+def test_empty_blocks_give_empty_outputs(trained):
+    net, X = trained
+    X = X[np.argsort(X[:, 10], kind="stable")]
+    Xd = da.from_array(X, chunks=50)
+    kept = Xd[Xd[:, 10] > 0.5]  # rows sorted by that feature: the first blocks keep none
+    kept.compute_chunk_sizes()
+    assert 0 in kept.chunks[0]
+    rows = X[X[:, 10] > 0.5]
+    np.testing.assert_array_equal(net.predict(kept).compute(), net.predict(rows))
+    scaler = pre.Standardize().fit(X)
+    np.testing.assert_allclose(scaler.transform(kept).compute(), scaler.transform(rows), rtol=1e-6)
+    np.testing.assert_allclose(pre.Standardize().fit(kept).var_, pre.Standardize().fit(rows).var_, rtol=1e-6)
+    labels = net.predict(rows)
+    assert net.evaluate(kept, labels)["accuracy"] == 1.0
+    streamed, in_memory = net.copy(), net.copy()
+    streamed.fit(kept, labels, epochs=1, shuffle=False, batch_size=32)
+    in_memory.fit(rows, labels, epochs=1, shuffle=False, batch_size=32)
+    _same_parameters(streamed, in_memory)
