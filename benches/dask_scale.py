@@ -8,8 +8,8 @@ Data (written by the first run into ``--data``; float32 .npy files read block by
                far from 0 (rows z·Aᵀ + μ, A with a spread of scales)
   predict.npy  10,000,000 × 64 (2.6 GB): uniform [0, 1] pixels, the digits net's input width
 
-Cases, each in its own process (BENCH.md), on a ``distributed.LocalCluster`` of 2 worker processes
-× 1 thread where the name says dask:
+Cases, each in its own process (BENCH.md; stopped after 300 s with its workers), on a
+``distributed.LocalCluster`` of 2 worker processes × 1 thread where the name says dask:
   whiten-dask     fastmlp ``Whitening("zca")`` fit on the dask array, workers limited to 400 MB
                   each; the peak RSS of each worker process (``ru_maxrss``) is reported
   whiten-daskml   dask-ml ``PCA(whiten=True, svd_solver="full")`` (tall-skinny QR) on the same array
@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -238,13 +239,27 @@ def run_case(case: str, folder: str) -> dict:
     return result
 
 
+CASE_SECONDS = 300  # a case past this is stopped and reported (dask-ml at 400 MB restarts its workers forever)
+
+
 def measure(case: str, folder: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--data", folder, "--run", case], capture_output=True, text=True, check=False
+    """One case in a fresh process (its own session: a stopped case takes its workers with it)."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--data", folder, "--run", case],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
-    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
-    if out.returncode or not lines:
-        return {"case": case, "error": (out.stderr.strip().splitlines() or ["no output"])[-1]}
+    try:
+        out, err = child.communicate(timeout=CASE_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.communicate()
+        return {"case": case, "error": f"no result in {CASE_SECONDS} s (stopped)"}
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if child.returncode or not lines:
+        return {"case": case, "error": (err.strip().splitlines() or ["no output"])[-1]}
     return json.loads(lines[-1])
 
 
