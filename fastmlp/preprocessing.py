@@ -10,6 +10,7 @@ backend — device arrays in, device arrays out on ``cuda``.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +31,7 @@ def _host(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
-class _Transformer(TransformerMixin, BaseEstimator):
+class _Transformer(TransformerMixin, BaseEstimator, abc.ABC):
     """Shared plumbing: statistics accumulated chunk by chunk, validation that lets device and
     dask arrays through, and lazy transforms of dask arrays.
 
@@ -87,8 +88,9 @@ class _Transformer(TransformerMixin, BaseEstimator):
     def _check_params(self, d: int) -> None:
         """Raise for parameters that do not fit data of ``d`` features (subclasses add theirs)."""
 
+    @abc.abstractmethod
     def _absorb(self) -> None:
-        raise NotImplementedError
+        """Set the fitted attributes from the merged statistics ``_stats``."""
 
     @_dask.lazy_on_dask
     def transform(self, X: Any) -> Any:
@@ -102,16 +104,13 @@ class _Transformer(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         return self._inverse(X)
 
+    @abc.abstractmethod
     def _transform(self, X: Any) -> Any:
-        raise NotImplementedError
+        """The transform of validated rows X."""
 
+    @abc.abstractmethod
     def _inverse(self, X: Any) -> Any:
-        X = self._data(X, reset=False)
-        scale, shift = self._inverse_scale_shift()
-        return self._scale_shift(X, scale, shift)
-
-    def _inverse_scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
+        """The inverse transform of rows X (validated here: their width is the output's)."""
 
     def _backend_for(self, X: Any) -> str | None:
         return "cuda" if backends.is_device_array(X) and self.backend is None else self.backend
@@ -142,6 +141,19 @@ class _Transformer(TransformerMixin, BaseEstimator):
         if backends.is_device_array(X):
             return self._affine(X, np.diag(scale), shift)
         return X * scale.astype(X.dtype) + shift.astype(X.dtype)
+
+
+class _PerFeature(_Transformer):
+    """Transformers that scale and shift each feature: their inverse is another scale and shift."""
+
+    def _inverse(self, X: Any) -> Any:
+        X = self._data(X, reset=False)
+        scale, shift = self._inverse_scale_shift()
+        return self._scale_shift(X, scale, shift)
+
+    @abc.abstractmethod
+    def _inverse_scale_shift(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature (scale, shift) of the inverse transform."""
 
 
 def _output_dtype(X: Any) -> np.dtype:
@@ -240,7 +252,7 @@ def _merge_ranges(a: tuple, b: tuple) -> tuple:
     return np.minimum(a[0], b[0]), np.maximum(a[1], b[1])
 
 
-class MeanSubtraction(_Transformer):
+class MeanSubtraction(_PerFeature):
     """Subtract the training mean: per feature, one global mean, or one mean per colour channel.
 
     Parameters
@@ -304,7 +316,7 @@ class MeanSubtraction(_Transformer):
         return np.ones(self._offset.shape[0]), self._offset
 
 
-class Standardize(_Transformer):
+class Standardize(_PerFeature):
     """Zero mean and unit standard deviation per feature; constant features are only centred.
     Chunks merge by Chan et al.'s parallel variance formula, in float64.
 
@@ -336,7 +348,7 @@ class Standardize(_Transformer):
         return self.scale_, self.mean_
 
 
-class RangeScale(_Transformer):
+class RangeScale(_PerFeature):
     """Scale each feature to [−1, 1] using the training minimum and maximum (constant → 0).
 
     Attributes
