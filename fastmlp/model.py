@@ -113,6 +113,52 @@ class _BestEpoch:
             model.set_state(self.state)
 
 
+class _LocalEpochs:
+    """fit's epochs in this process: the data, its order, validation (what data-parallel
+    training, fastmlp/distributed.py, does across ranks instead)."""
+
+    prints = True
+
+    def __init__(self, model: Any, X: Any, targets: Any, validation_data: Any, options: tuple) -> None:
+        self.model, self.X, self.targets, self.validation_data = model, X, targets, validation_data
+        self.batch_size, self.window, self.shuffle, self.evaluate_train = options
+        self.streamed = isinstance(X, _stream.RowChunks)
+        self.n_rows = X.n_rows if self.streamed else X.shape[0]
+        self.rng = np.random.default_rng([model.seed, 0xF17])
+
+    def __enter__(self) -> _LocalEpochs:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def train_epoch(self, optimizer: Any, record: EpochRecord) -> float:
+        """One epoch's steps; their mean loss."""
+        model, batch = self.model, self.batch_size
+        if self.streamed:
+            shuffler = self.rng if self.shuffle else None
+            return model._train_streamed_epoch(self.X, batch, optimizer, record, shuffler, self.window)
+        order = self.rng.permutation(self.n_rows) if self.shuffle else np.arange(self.n_rows)
+        return model._train_epoch(self.X, self.targets, order, batch, optimizer, record)
+
+    def train_accuracy(self, epoch: int, optimizer: Any, record: EpochRecord) -> float:
+        """The epoch's training accuracy: its steps' running one, or measured (evaluate_train)."""
+        if self.evaluate_train or not record.usable:
+            return self.model._evaluate_training_set(self.X, self.targets, epoch, optimizer)
+        return record.accuracy()
+
+    def validate(self) -> dict[str, float] | None:
+        """The validation data's loss and accuracy, if there is validation data."""
+        return None if self.validation_data is None else self.model.evaluate(*self.validation_data)
+
+    def callbacks_stop(self, callbacks: Iterable[Callable], epoch: int, history: History) -> bool:
+        """Whether a callback asks to stop."""
+        return any(bool(cb(epoch, history, self.model)) for cb in callbacks)
+
+    def finish(self) -> None:
+        """After the last epoch: nothing to check in one process."""
+
+
 class Sequential:
     """A stack of layers and a loss.
 
@@ -530,6 +576,8 @@ class Sequential:
         evaluate_train: bool = False,
         shuffle_window: int = 8,
         chunk_rows: int = 65536,
+        comm: Any = None,
+        sharded: bool = False,
     ) -> History:
         """Minibatch training with shuffling, validation, early stopping and best-parameter restore.
 
@@ -564,6 +612,16 @@ class Sequential:
             model's). Validation data may be streamed the same way.
         chunk_rows : int >= 1
             Rows per chunk of a memmap (a dask array's own row blocks are its chunks).
+        comm : mpi4py communicator or :class:`fastmlp.distributed.GradientSync`, optional
+            Data-parallel training over MPI (call ``fit`` on every rank): each global batch of
+            ``batch_size`` rows is split across the ranks, the gradients are summed, and the
+            result is that of a one-process fit up to float summation order (the same batches
+            and dropout masks; batch norm over the global batch). Only rank 0 prints. The
+            parameters are checked identical across ranks at the end. See
+            :mod:`fastmlp.distributed`.
+        sharded : bool, default False
+            With ``comm``: each rank passes its own rows (the data set is the ranks' X in rank
+            order; so is ``validation_data``) instead of the whole data set on every rank.
 
         Returns
         -------
@@ -575,45 +633,44 @@ class Sequential:
         batch_size = chk.integer(batch_size, "batch_size", 1)
         window = chk.integer(shuffle_window, "shuffle_window", 1)
         chunk_rows = chk.integer(chunk_rows, "chunk_rows", 1)
-        X, y_all, validation_data = self._fit_data(X, y, validation_data, validation_split, chunk_rows)
-        streamed = isinstance(X, _stream.RowChunks)
         if early_stopping is not None:
             early_stopping = chk.integer(early_stopping, "early_stopping", 1)
-            if validation_data is None:
+            if validation_data is None and not validation_split:
                 raise ValueError("early_stopping needs validation_data or validation_split")
-        rng = np.random.default_rng([self.seed, 0xF17])
+        runner: Any
+        if comm is not None:
+            from . import distributed
+
+            data = (X, y, validation_data, validation_split, sharded)
+            runner = distributed.Epochs(self, data, comm, batch_size, optimizer, shuffle, evaluate_train)
+        else:
+            X, y_all, validation_data = self._fit_data(X, y, validation_data, validation_split, chunk_rows)
+            runner = _LocalEpochs(self, X, y_all, validation_data, (batch_size, window, shuffle, evaluate_train))
         history = History()
         best = _BestEpoch(early_stopping)
-        n = X.n_rows if streamed else X.shape[0]
-        record = EpochRecord(self, track_dead_relu)
         # small products: one BLAS thread (a second one does not pay there, and stalls on a busy machine)
-        with threads.serial_blas_if_small(self.largest_product(min(batch_size, n))):
+        with threads.serial_blas_if_small(self.largest_product(min(batch_size, runner.n_rows))), runner:
+            record = EpochRecord(self, track_dead_relu)
             for epoch in range(epochs):
-                if streamed:
-                    shuffler = rng if shuffle else None
-                    history.loss.append(self._train_streamed_epoch(X, batch_size, optimizer, record, shuffler, window))
-                else:
-                    order = rng.permutation(n) if shuffle else np.arange(n)
-                    history.loss.append(self._train_epoch(X, y_all, order, batch_size, optimizer, record))
+                history.loss.append(runner.train_epoch(optimizer, record))
                 history.lr.append(optimizer.lr)
                 if self.non_finite_parameter():  # an update overflowed after the epoch's last finite loss
                     raise TrainingDiverged(self._diverged_message(f"after epoch {epoch + 1}", optimizer))
-                if evaluate_train or not record.usable:
-                    history.train_accuracy.append(self._evaluate_training_set(X, y_all, epoch, optimizer))
-                else:
-                    history.train_accuracy.append(record.accuracy())
-                if validation_data is not None:
-                    best.update(self, epoch, history, self.evaluate(*validation_data))
+                history.train_accuracy.append(runner.train_accuracy(epoch, optimizer, record))
+                validation = runner.validate()
+                if validation is not None:
+                    best.update(self, epoch, history, validation)
                 if track_dead_relu:
                     history.dead_relu.append(record.dead_fractions())
                 optimizer.epoch_end()
-                if verbose:
+                if verbose and runner.prints:
                     print(_epoch_line(epoch, epochs, history))
-                stop = any(bool(cb(epoch, history, self)) for cb in callbacks)
+                stop = runner.callbacks_stop(callbacks, epoch, history)
                 history.stopped_early = best.exhausted()
                 if stop or history.stopped_early:
                     break
             best.restore(self)
+            runner.finish()
         history.seconds = time.perf_counter() - start
         return history
 

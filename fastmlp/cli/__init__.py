@@ -47,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             info.print_info(data)
     elif args.command == "train":
-        summary = train.run(args, sub)
-        if args.json:
+        summary = train.run_distributed(args, sub) if args.distributed else train.run(args, sub)
+        if args.json and summary.get("rank", 0) == 0:
             print(json.dumps(summary))
     elif args.command == "examples":
         return examples.run(args, sub)

@@ -77,6 +77,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default_text=f"${backends.ENV_VAR} if set, else the first of {', '.join(backends.AUTO_ORDER)} that runs here",
     )
     _option(fit, "--seed", type=int, default=0, metavar="N", help="seed of the weights, dropout and shuffling")
+    _option(
+        fit,
+        "--distributed",
+        action="store_true",
+        help="data-parallel over MPI: run under mpirun/mpiexec (pip install 'fastmlp[distributed]'); every rank "
+        "reads the data and trains on its share of each batch, rank 0 prints and writes the files; the result "
+        "is that of one process",
+    )
     out = parser.add_argument_group("output")
     _option(out, "--save", metavar="PATH", default_text="not saved", help="save the trained model (.npz)")
     _option(out, "--plot", metavar="PNG", default_text="no plot", help="plot loss and accuracy curves")
@@ -149,8 +157,58 @@ def _check_options(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
             parser.error("--plot needs matplotlib: pip install 'fastmlp[plot]'")
 
 
-def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
-    """Train and evaluate; returns the summary (printed as JSON with ``--json``)."""
+def run_distributed(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """``run`` on every rank of MPI.COMM_WORLD (``--distributed``). Any failure aborts the whole
+    job (``MPI_Abort``) with a non-zero status, so that no rank waits forever for one that has
+    gone; fit's own errors are raised alike on every rank, with the same message.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+    parser : argparse.ArgumentParser
+
+    Returns
+    -------
+    dict
+        ``run``'s summary, with ``rank`` and ``ranks``.
+    """
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        parser.error("--distributed needs mpi4py and an MPI: pip install 'fastmlp[distributed]'")
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    if rank != 0:
+        args.quiet = True
+    try:
+        summary = run(args, parser, comm)
+    except SystemExit as exc:  # parser.error, parser.exit: a rank that stops alone would strand the others
+        if exc.code:
+            comm.Abort(exc.code if isinstance(exc.code, int) else 2)
+        raise
+    except Exception as exc:
+        print(f"{parser.prog}: error on rank {rank}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        comm.Abort(1)
+    summary["rank"], summary["ranks"] = rank, comm.Get_size()
+    return summary
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser, comm: Any = None) -> dict[str, Any]:
+    """Train and evaluate.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+    parser : argparse.ArgumentParser
+    comm : mpi4py communicator, optional
+        ``--distributed``: the training is data-parallel over it; only rank 0 prints and writes.
+
+    Returns
+    -------
+    dict
+        The summary (printed as JSON with ``--json``).
+    """
+    rank0 = comm is None or comm.Get_rank() == 0
     _check_options(args, parser)
     _check_backend(args, parser)
     data = _load_data(args, parser)
@@ -165,7 +223,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, 
             f"backend {backend}"
         )
     warmup_seconds = _compile_kernels(args, net, data) if backend == "numba" else 0.0
-    history, seconds = _fit(args, parser, net, optimizer, data)
+    history, seconds = _fit(args, parser, net, optimizer, data, comm)
     test = net.evaluate(data.Xte, data.yte)
     train = net.evaluate(data.Xtr, data.ytr)
     dead = history.dead_relu[-1] if history.dead_relu else []
@@ -183,13 +241,18 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, 
         "data": data.name,
         "classes": data.classes,
     }
-    if args.save:
-        net.save(args.save)  # the model file has no place for class names: they are printed instead
+    if args.save:  # the model file has no place for class names: they are printed instead
+        if comm is None:
+            net.save(args.save)
+        else:
+            from .. import distributed
+
+            distributed.save(net, args.save, comm)  # checks the ranks agree; rank 0 writes
         summary["saved"] = args.save
-    if args.plot:
+    if args.plot and rank0:
         plot_history(history, args.plot)
         summary["plot"] = args.plot
-    if not args.json:
+    if not args.json and rank0:
         _print_results(args, summary)
     return summary
 
@@ -288,7 +351,12 @@ def _first_calls(args: argparse.Namespace, net: Any, data: _Data) -> None:
 
 
 def _fit(
-    args: argparse.Namespace, parser: argparse.ArgumentParser, net: Any, optimizer: optim.Optimizer, data: _Data
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    net: Any,
+    optimizer: optim.Optimizer,
+    data: _Data,
+    comm: Any = None,
 ) -> tuple[Any, float]:
     """The training itself, under a progress bar unless --quiet; returns (history, seconds)."""
     callbacks = []
@@ -314,6 +382,7 @@ def _fit(
             validation_data=(data.Xte, data.yte),
             callbacks=callbacks,
             evaluate_train=bool(args.plot),  # the plotted train curve is measured as the test curve is
+            comm=comm,
         )
     except TrainingDiverged as exc:  # a user's choice of settings (usually --lr), not a crash
         if bar is not None:

@@ -37,6 +37,10 @@ class Layer:
 
     backend: str | None = None
     stream: int = 0
+    # Global index of the training batch's first row (data-parallel training, fastmlp/distributed.py,
+    # gives each rank a slice of the batch): dropout masks are keyed by the global row, so that a
+    # slice gets exactly the rows of the one-process mask.
+    mask_row0: int = 0
 
     def __init__(self) -> None:
         self.params: list[Param] = []

@@ -110,15 +110,22 @@ class Dense(Layer):
         if ws is None:
             if len(self._workspaces) >= 4:  # batch sizes keep changing: don't hoard memory
                 self._workspaces.clear()
+            into = self.__dict__.get("_grad_into") or {}
             ws = self._workspaces[key] = {
                 "out": np.empty((x.shape[0], self._n_out), W.dtype),
                 "dx": np.empty(x.shape, W.dtype),
-                "dW": np.empty_like(W),
-                "db": np.empty_like(self.b.value),
+                "dW": into.get("W", np.empty_like(W)),
+                "db": into.get("b", np.empty_like(self.b.value)),
             }
             if self._keeps_pre:
                 ws["pre"] = np.empty((x.shape[0], self._n_out), W.dtype)
         return ws
+
+    def bind_grads(self, views: dict[str, np.ndarray] | None) -> None:
+        """Write the training steps' gradients of W and b into these arrays (by parameter name;
+        data-parallel training's flat buffer), or into the layer's own again (None)."""
+        self._grad_into = views
+        self._workspaces.clear()
 
     def forward(self, x: np.ndarray, training: bool = False, seed: int = 0) -> np.ndarray:
         """``f(x @ W + b)`` with inverted dropout when training.
@@ -223,6 +230,8 @@ class Dense(Layer):
         self._x, self._seed, self._training, self._ws = x, seed, True, ws
         self._pre = ws["pre"] if self._keeps_pre else None
         forward = self._drivers(backend)[0]
+        if self.mask_row0 and self.keep_prob < 1.0:
+            return self._row_keyed_forward(x, seed, forward, backend)
         if self._fused:
             args = (self.activation, self.keep_prob, seed, self.stream, self.alpha)
             out = forward(x, self.W.value, self.b.value, *args, out=ws["out"], pre=self._pre)
@@ -238,6 +247,8 @@ class Dense(Layer):
             return self.backward(dy, need_dx)
         grads = (ws["dx"] if need_dx else None, ws["dW"], ws["db"])
         backward = self._drivers(backend)[1]
+        if self.mask_row0 and self.keep_prob < 1.0:
+            return self._row_keyed_backward(dy, need_dx, grads, backward, backend)
         if self._fused:
             args = (self.activation, self.keep_prob, self._seed, self.stream, self.alpha)
             dx, dW, db = backward(
@@ -248,10 +259,38 @@ class Dense(Layer):
         self.W.grad, self.b.grad = dW, db
         return dx
 
+    def _row_keyed_forward(self, x: np.ndarray, seed: int, forward: Any, backend: str) -> np.ndarray:
+        """A training forward on rows ``mask_row0 ..`` of a global batch: the activation fused
+        as usual, the dropout mask applied after it from the global rows' counters (the fused
+        kernel's counter starts at the array's first row)."""
+        ws = self._ws
+        assert ws is not None
+        args = (self.activation, 1.0, seed, self.stream, self.alpha)
+        self._active = forward(x, self.W.value, self.b.value, *args, out=ws["out"], pre=self._pre)
+        start = self.mask_row0 * self._n_out
+        self._out = ops.dropout_forward(self._active, self.keep_prob, seed, self.stream, start=start, backend=backend)
+        return self._out
+
+    def _row_keyed_backward(
+        self, dy: np.ndarray, need_dx: bool, grads: tuple, backward: Any, backend: str
+    ) -> np.ndarray | None:
+        """backward of :meth:`_row_keyed_forward`: the mask on dy, then the activation's backward
+        from the unmasked output."""
+        start = self.mask_row0 * self._n_out
+        dy = ops.dropout_backward(dy, self.keep_prob, self._seed, self.stream, start=start, backend=backend)
+        args = (self.activation, 1.0, self._seed, self.stream, self.alpha)
+        dx, dW, db = backward(
+            dy, self._x, self.W.value, self._active, *args, need_dx=need_dx, grads=grads, pre=self._pre
+        )
+        self.W.grad, self.b.grad = dW, db
+        return dx
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         # scratch, not state: never copied or pickled
         state["_workspaces"], state["_ws"], state["_pre"], state["_bound"] = {}, None, None, {}
+        state.pop("_grad_into", None)
+        state.pop("_active", None)
         return state
 
     @classmethod

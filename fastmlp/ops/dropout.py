@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from .. import backends
 from . import _checks as chk
-from ._dispatch import kernel
+from ._dispatch import _takes, kernel
 from .dense import _affine_args, _backward_args
 
 MAX_ELEMENTS = 2**48
+# Largest counter offset + 1: start + size then stays below 2**63, the compiled kernels' int64 index.
+MAX_START = 2**62
+
+_takes_start: dict[Callable[..., Any], bool] = {}
 
 
 def _shape(shape: Any) -> tuple[int, ...]:
@@ -28,6 +34,19 @@ def _shape(shape: Any) -> tuple[int, ...]:
     return shape
 
 
+def _start(start: Any) -> int:
+    return chk.integer(start, "start", 0, MAX_START)
+
+
+def _offset_driver(op: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` when it takes ``start=``, else the reference driver (a third-party backend written
+    before the keyword existed); start = 0 calls ``fn`` without the keyword and never comes here."""
+    takes = _takes_start.get(fn)
+    if takes is None:
+        takes = _takes_start[fn] = "start" in _takes(fn)
+    return fn if takes else backends.kernel(op, backends.REFERENCE)
+
+
 def _float_dtype(dtype: Any) -> np.dtype:
     dt = np.dtype(dtype)
     if dt.char not in chk.FLOAT_CHARS:
@@ -36,7 +55,14 @@ def _float_dtype(dtype: Any) -> np.dtype:
 
 
 def dropout_mask(
-    shape: Any, keep_prob: float, seed: int, stream: int = 0, dtype: Any = np.float32, *, backend: str | None = None
+    shape: Any,
+    keep_prob: float,
+    seed: int,
+    stream: int = 0,
+    dtype: Any = np.float32,
+    *,
+    backend: str | None = None,
+    start: int = 0,
 ) -> np.ndarray:
     """Inverted-dropout mask: ``1/keep_prob`` where kept, ``0`` where dropped.
 
@@ -53,19 +79,39 @@ def dropout_mask(
     stream : int in [0, 2**32)
         Separates the masks of different layers/steps that share a seed.
     dtype : float32 or float64
+    backend : str, optional
+        Backend name; default :func:`fastmlp.get_backend`.
+    start : int >= 0, default 0
+        Counter offset: flat element ``e`` takes word ``start + e``, so the mask is exactly flat
+        elements ``start .. start+size-1`` of ``dropout_mask(total_shape, ...)``. A process holding
+        rows ``r0..`` of a data-parallel ``(B, W)`` batch passes ``start = r0 * W`` and gets those
+        rows of the one-process mask. At most ``2**62 - 1``.
 
     Returns
     -------
     mask : ndarray of ``shape``
+
+    Raises
+    ------
+    ValueError
+        shape too large; keep_prob outside (0, 1]; seed, stream or start out of range.
+    TypeError
+        shape, seed, stream or start not integers; dtype not float32/float64.
     """
     shape = _shape(shape)
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
-    return kernel("dropout_mask", backend)(shape, p, seed, stream, _float_dtype(dtype))
+    start = _start(start)
+    fn = kernel("dropout_mask", backend)
+    if start:
+        return _offset_driver("dropout_mask", fn)(shape, p, seed, stream, _float_dtype(dtype), start=start)
+    return fn(shape, p, seed, stream, _float_dtype(dtype))
 
 
-def dropout_forward(x: Any, keep_prob: float, seed: int, stream: int = 0, *, backend: str | None = None) -> np.ndarray:
-    """Inverted dropout (training): ``x * dropout_mask(x.shape, keep_prob, seed, stream)``.
+def dropout_forward(
+    x: Any, keep_prob: float, seed: int, stream: int = 0, *, backend: str | None = None, start: int = 0
+) -> np.ndarray:
+    """Inverted dropout (training): ``x * dropout_mask(x.shape, keep_prob, seed, stream, start=start)``.
 
     At test time simply skip it: the kept units were already scaled by ``1/keep_prob``.
 
@@ -80,6 +126,10 @@ def dropout_forward(x: Any, keep_prob: float, seed: int, stream: int = 0, *, bac
         With ``seed``, the key of the counter-based RNG that generates the mask.
     backend : str, optional
         Backend name; default :func:`fastmlp.get_backend`.
+    start : int >= 0, default 0
+        Counter offset: flat element ``e`` of x uses mask word ``start + e``, i.e. x's rows are
+        masked as rows ``r0..`` of the whole batch when ``start = r0 * W`` (x of shape ``(n, W)``,
+        one part of a data-parallel batch split by rows). At most ``2**62 - 1``.
 
     Returns
     -------
@@ -89,9 +139,9 @@ def dropout_forward(x: Any, keep_prob: float, seed: int, stream: int = 0, *, bac
     Raises
     ------
     ValueError
-        x is empty; keep_prob outside (0, 1] or not finite; seed or stream out of range.
+        x is empty; keep_prob outside (0, 1] or not finite; seed, stream or start out of range.
     TypeError
-        x is not numeric; keep_prob is not a real number; seed or stream is not an integer.
+        x is not numeric; keep_prob is not a real number; seed, stream or start is not an integer.
     """
     x = chk.as_array(x, "x")
     if x.ndim == 0 or x.size == 0:  # before the copy to C order, which would make a 0-d array 1-d
@@ -99,11 +149,15 @@ def dropout_forward(x: Any, keep_prob: float, seed: int, stream: int = 0, *, bac
     x = chk.contiguous(x)
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
-    return kernel("dropout_forward", backend, x)(x, p, seed, stream)
+    start = _start(start)
+    fn = kernel("dropout_forward", backend, x)
+    if start:
+        return _offset_driver("dropout_forward", fn)(x, p, seed, stream, start=start)
+    return fn(x, p, seed, stream)
 
 
 def dropout_backward(
-    dy: Any, keep_prob: float, seed: int, stream: int = 0, *, backend: str | None = None
+    dy: Any, keep_prob: float, seed: int, stream: int = 0, *, backend: str | None = None, start: int = 0
 ) -> np.ndarray:
     """Dropout gradient: ``dy * mask``, the mask regenerated from the same key.
 
@@ -118,6 +172,9 @@ def dropout_backward(
         The forward pass's RNG key: the same key regenerates the same mask.
     backend : str, optional
         Backend name; default :func:`fastmlp.get_backend`.
+    start : int >= 0, default 0
+        Counter offset, as given to :func:`dropout_forward`: flat element ``e`` of dy uses mask
+        word ``start + e``. At most ``2**62 - 1``.
 
     Returns
     -------
@@ -126,9 +183,9 @@ def dropout_backward(
     Raises
     ------
     ValueError
-        dy is empty; keep_prob outside (0, 1] or not finite; seed or stream out of range.
+        dy is empty; keep_prob outside (0, 1] or not finite; seed, stream or start out of range.
     TypeError
-        dy is not numeric; keep_prob is not a real number; seed or stream is not an integer.
+        dy is not numeric; keep_prob is not a real number; seed, stream or start is not an integer.
     """
     dy = chk.as_array(dy, "dy")
     if dy.ndim == 0 or dy.size == 0:
@@ -136,7 +193,11 @@ def dropout_backward(
     dy = chk.contiguous(dy)
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
-    return kernel("dropout_backward", backend, dy)(dy, p, seed, stream)
+    start = _start(start)
+    fn = kernel("dropout_backward", backend, dy)
+    if start:
+        return _offset_driver("dropout_backward", fn)(dy, p, seed, stream, start=start)
+    return fn(dy, p, seed, stream)
 
 
 def dropconnect_forward(

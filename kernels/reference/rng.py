@@ -45,10 +45,12 @@ def random_bits(shape, seed, stream=0):
     return flat_random_bits(size, seed, stream).reshape(shape)
 
 
-def flat_random_bits(size, seed, stream=0):
-    """uint32 random words for flat element indices 0..size-1 of (seed, stream)."""
-    n_blocks = (size + 3) // 4
-    block = np.arange(n_blocks, dtype=np.uint64)
+def flat_random_bits(size, seed, stream=0, start=0):
+    """uint32 random words for flat element indices start .. start+size-1 of (seed, stream)."""
+    start = int(start)
+    first = start // 4  # the Philox block holding element `start`; it may begin mid block
+    n_blocks = (start + size + 3) // 4 - first
+    block = np.arange(first, first + n_blocks, dtype=np.uint64)
     seed = int(seed)
     words = philox4x32(
         block & MASK32,
@@ -58,7 +60,8 @@ def flat_random_bits(size, seed, stream=0):
         seed & 0xFFFFFFFF,
         (seed >> 32) & 0xFFFFFFFF,
     )
-    return np.stack(words, axis=1).reshape(-1)[:size].astype(np.uint32)
+    skip = start - 4 * first
+    return np.stack(words, axis=1).reshape(-1)[skip : skip + size].astype(np.uint32)
 
 
 def keep_threshold(keep_prob):

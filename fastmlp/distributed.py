@@ -1,0 +1,720 @@
+"""Data-parallel training over MPI (mpi4py): the same result at any number of processes.
+
+Every rank holds the whole model. Rank 0's parameters and seed are broadcast at the start of
+``Sequential.fit(..., comm=...)``; each global batch (the batch a one-process fit would take, in
+the order its seed shuffles the whole data set) is split by rows across the ranks; each rank runs
+the normal kernels on its rows; the gradients, which live in one flat buffer, are summed by one
+Allreduce (or, with :class:`GradientSync` ``overlap=True``, by one non-blocking Allreduce per
+bucket, started as the backward pass finishes the bucket's layers); every rank then applies the
+same update. Dropout masks are keyed by the example's row in the global batch (the ops' ``start``),
+batch norm uses the statistics of the global batch, and the loss of a rank's rows is weighted by
+their share of the global batch: a run on N processes makes exactly the batches and masks of a
+one-process run, and its parameters agree up to float summation order.
+
+Faults: every collective of a step carries a flag. A rank whose step raises sets it and goes on
+through the step's remaining collectives with zeros, so nobody waits forever; then every rank
+raises the same error, naming the rank and its message. Parameters are compared across ranks (a
+checksum) at the end of ``fit`` and by :func:`save`.
+
+mpi4py is imported only when a communicator is handed in: ``pip install 'fastmlp[distributed]'``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import backends
+from ._epoch import EpochRecord
+from .layers import Dense, Layer, Param
+from .layers.norm import BatchNorm
+
+_KNOWN_ERRORS: dict[str, type[Exception]] = {
+    cls.__name__: cls for cls in (ValueError, TypeError, FloatingPointError, MemoryError, OverflowError)
+}
+
+
+class DistributedError(RuntimeError):
+    """A rank failed in a way with no better exception type to re-raise on every rank, or the
+    ranks disagree (parameters, data that should be the same on every rank)."""
+
+
+class _PeerFailed(Exception):
+    """Another rank flagged a failure in a collective of this step (internal)."""
+
+
+def mpi() -> Any:
+    """The ``mpi4py.MPI`` module, or an ImportError saying how to install it."""
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        raise ImportError(
+            "comm= needs mpi4py and an MPI library: pip install 'fastmlp[distributed]' "
+            "(or mpi4py built against your cluster's MPI)"
+        ) from exc
+    return MPI
+
+
+@dataclass
+class GradientSync:
+    """How :meth:`Sequential.fit` sums gradients over ``comm``: pass one as ``comm=``.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Comm
+    overlap : bool, default False
+        Start a non-blocking Allreduce per bucket as soon as the backward pass has finished the
+        bucket's layers, instead of one blocking Allreduce after it. It pays only where the MPI
+        progresses messages in the background (a network with offload, or MPICH with
+        ``MPIR_CVAR_ASYNC_PROGRESS=1``); on shared memory the blocking call is as fast (README,
+        "More than one machine").
+    bucket_mb : float > 0, default 4
+        Bucket size with ``overlap``: buckets are whole layers, closed once they reach it.
+    """
+
+    comm: Any
+    overlap: bool = False
+    bucket_mb: float = 4.0
+
+
+def _as_sync(comm: Any) -> GradientSync:
+    sync = comm if isinstance(comm, GradientSync) else GradientSync(comm)
+    if not (hasattr(sync.comm, "Allreduce") and hasattr(sync.comm, "Get_rank")):  # before MPI starts
+        raise TypeError(f"comm must be an mpi4py communicator (e.g. MPI.COMM_WORLD), got {type(sync.comm).__name__}")
+    MPI = mpi()
+    if not isinstance(sync.comm, MPI.Comm) or sync.comm == MPI.COMM_NULL:
+        raise TypeError(f"comm must be an mpi4py communicator (e.g. MPI.COMM_WORLD), got {type(sync.comm).__name__}")
+    if not (isinstance(sync.bucket_mb, (int, float)) and np.isfinite(sync.bucket_mb) and sync.bucket_mb > 0):
+        raise ValueError(f"bucket_mb must be a positive number, got {sync.bucket_mb!r}")
+    return sync
+
+
+# ----- agreement: one error on every rank ---------------------------------------------------------
+def _describe(exc: BaseException | None) -> tuple[str, str] | None:
+    return None if exc is None else (type(exc).__name__, str(exc))
+
+
+def raise_agreed(comm: Any, local: BaseException | None, what: str) -> None:
+    """Collective: if any rank's ``local`` is an exception, every rank raises one error naming the
+    first failing rank and its message (its type where it is a plain built-in one, or
+    TrainingDiverged; else :class:`DistributedError`).
+
+    Parameters
+    ----------
+    comm : mpi4py communicator
+    local : Exception or None
+        This rank's failure, if any.
+    what : str
+        What failed, the message's first words ("fit's data", "training step 12").
+    """
+    reports = comm.allgather(_describe(local))
+    failed = [(rank, report) for rank, report in enumerate(reports) if report is not None]
+    if not failed:
+        return
+    rank, (kind, message) = failed[0]
+    others = f" (ranks {', '.join(str(r) for r, _ in failed)} failed)" if len(failed) > 1 else ""
+    text = f"{what}: rank {rank} of {comm.Get_size()}: {kind}: {message}{others}"
+    from .model import TrainingDiverged
+
+    cls = TrainingDiverged if kind == "TrainingDiverged" else _KNOWN_ERRORS.get(kind, DistributedError)
+    raise cls(text) from local
+
+
+def agree(comm: Any, what: str, fn: Any, *args: Any) -> Any:
+    """Collective: ``fn(*args)`` on every rank; if it raises on any, every rank raises the same
+    error (:func:`raise_agreed`).
+
+    Parameters
+    ----------
+    comm : mpi4py communicator
+    what : str
+        What is being done, for the message.
+    fn : callable
+        Makes no collective call itself (a rank that raised would leave the others in it).
+
+    Returns
+    -------
+    What ``fn`` returned on this rank.
+    """
+    try:
+        result, error = fn(*args), None
+    except Exception as exc:
+        result, error = None, exc
+    raise_agreed(comm, error, what)
+    return result
+
+
+# ----- parameters across ranks -------------------------------------------------------------------
+def _state_arrays(model: Any) -> list[np.ndarray]:
+    return [p.value for p in model.parameters()] + [b for layer in model.layers for b in layer.buffers.values()]
+
+
+def broadcast_parameters(model: Any, comm: Any, root: int = 0) -> None:
+    """Collective: every rank takes ``root``'s parameters, buffers and seed.
+
+    Parameters
+    ----------
+    model : Sequential
+    comm : mpi4py communicator
+    root : int, default 0
+    """
+    MPI = mpi()
+    model.seed = comm.bcast(model.seed, root=root)
+    for array in _state_arrays(model):
+        comm.Bcast([array, MPI.BYTE], root=root)
+
+
+def _crc(array: np.ndarray, crc: int = 0) -> int:
+    return zlib.crc32(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data, crc)
+
+
+def checksum(model: Any) -> int:
+    """CRC-32 of every parameter's and buffer's bytes, in layer order."""
+    crc = 0
+    for array in _state_arrays(model):
+        crc = _crc(array, crc)
+    return crc
+
+
+def check_identical(model: Any, comm: Any, when: str = "") -> None:
+    """Collective: raise :class:`DistributedError` on every rank if the ranks' parameters differ.
+
+    Parameters
+    ----------
+    model : Sequential
+    comm : mpi4py communicator
+    when : str
+        Said in the message ("at save").
+    """
+    sums = comm.allgather(checksum(model))
+    if len(set(sums)) > 1:
+        differ = [rank for rank, value in enumerate(sums) if value != sums[0]]
+        raise DistributedError(
+            f"parameters differ across ranks{' ' + when if when else ''}: ranks {differ} disagree with rank 0 "
+            "(checksums " + ", ".join(f"{value:08x}" for value in sums) + ")"
+        )
+
+
+def save(model: Any, path: Any, comm: Any, root: int = 0) -> None:
+    """Collective: check the ranks hold the same parameters, then ``root`` writes ``path``; every
+    rank raises the same error if the check or the write fails.
+
+    Parameters
+    ----------
+    model : Sequential
+    path : str or path
+    comm : mpi4py communicator
+    root : int, default 0
+        The rank that writes.
+    """
+    check_identical(model, comm, "at save")
+    agree(comm, "save", lambda: model.save(path) if comm.Get_rank() == root else None)
+
+
+# ----- rows: which rank trains on which rows ------------------------------------------------------
+def row_split(n: int, size: int) -> np.ndarray:
+    """Offsets splitting ``n`` rows into ``size`` parts, the first ``n % size`` one row longer.
+
+    Parameters
+    ----------
+    n, size : int
+
+    Returns
+    -------
+    ndarray of int64, (size + 1,)
+    """
+    q, rem = divmod(int(n), int(size))
+    counts = np.full(size, q, np.int64)
+    counts[:rem] += 1
+    return np.concatenate([[0], np.cumsum(counts)])
+
+
+def batch_owners(n: int, batch_size: int, size: int) -> np.ndarray:
+    """For each position 0..n-1 of an epoch's order, the rank that trains on it: batch k is
+    positions k·B .. k·B + b_k − 1, split by :func:`row_split` (b_k = B but for the last).
+
+    Parameters
+    ----------
+    n, batch_size, size : int
+        Rows, global batch size, ranks.
+
+    Returns
+    -------
+    ndarray of int64, (n,)
+    """
+    p = np.arange(n, dtype=np.int64)
+    j = p % batch_size
+    b = np.minimum(batch_size, n - (p - j))
+    q, rem = b // size, b % size
+    first = (q + 1) * rem  # positions held by the ranks with one more row
+    return np.where(j < first, j // (q + 1), rem + (j - first) // np.maximum(q, 1))
+
+
+@dataclass
+class _EpochSteps:
+    rows: np.ndarray  # global row ids this rank trains on, in step order
+    counts: np.ndarray  # rows of this rank per step
+    starts: np.ndarray  # index of this rank's first row within each global batch
+    batch_rows: np.ndarray  # rows of each global batch
+
+
+def epoch_steps(order: np.ndarray, batch_size: int, size: int, rank: int) -> _EpochSteps:
+    """This rank's part of every step of an epoch over ``order`` (global row ids).
+
+    Parameters
+    ----------
+    order : ndarray of int, (n,)
+        The epoch's order of the global rows (fit's shuffle).
+    batch_size, size, rank : int
+
+    Returns
+    -------
+    _EpochSteps
+        ``rows`` (this rank's global rows in step order), ``counts`` (its rows per step),
+        ``starts`` (its first row's index within each batch), ``batch_rows`` (each batch's rows).
+    """
+    n = order.shape[0]
+    owners = batch_owners(n, batch_size, size)
+    steps = -(-n // batch_size)
+    batch_rows = np.minimum(batch_size, n - np.arange(steps) * batch_size)
+    mine = owners == rank
+    counts = np.bincount(np.flatnonzero(mine) // batch_size, minlength=steps)
+    q, rem = batch_rows // size, batch_rows % size
+    starts = rank * q + np.minimum(rank, rem)
+    return _EpochSteps(order[mine], counts, starts, batch_rows)
+
+
+class _Rows:
+    """A rank's training rows and how to get any global rows for an epoch: from the whole data
+    (every rank holds it) or, sharded, from the ranks that hold them (one Alltoallv per epoch)."""
+
+    def __init__(self, comm: Any, X: np.ndarray, targets: np.ndarray, sharded: bool) -> None:
+        self.comm, self.X, self.targets, self.sharded = comm, X, targets, sharded
+        if sharded:
+            sizes = np.array(comm.allgather(X.shape[0]), np.int64)
+            self.offsets = np.concatenate([[0], np.cumsum(sizes)])
+            self.n = int(self.offsets[-1])
+        else:
+            self.n = X.shape[0]
+
+    def take(self, order: np.ndarray, steps: _EpochSteps, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(X, targets) rows of ``steps.rows``, in that order."""
+        if not self.sharded:
+            return self.X[steps.rows], self.targets[steps.rows]
+        comm, rank, size = self.comm, self.comm.Get_rank(), self.comm.Get_size()
+        owners = batch_owners(order.shape[0], batch_size, size)  # who trains on each position
+        holders = np.searchsorted(self.offsets, order, side="right") - 1  # whose shard holds it
+        sent = np.flatnonzero(holders == rank)
+        sent = sent[np.argsort(owners[sent], kind="stable")]
+        send_counts = np.bincount(owners[sent], minlength=size)
+        local = order[sent] - self.offsets[rank]
+        wanted = np.flatnonzero(owners == rank)
+        by_holder = np.argsort(holders[wanted], kind="stable")
+        recv_counts = np.bincount(holders[wanted], minlength=size)
+        X = _exchange(comm, self.X[local], send_counts, recv_counts)
+        t = _exchange(comm, self.targets[local], send_counts, recv_counts)
+        X_rows, t_rows = np.empty_like(X), np.empty_like(t)
+        X_rows[by_holder], t_rows[by_holder] = X, t
+        return X_rows, t_rows
+
+
+def _exchange(comm: Any, send: np.ndarray, send_counts: np.ndarray, recv_counts: np.ndarray) -> np.ndarray:
+    """Alltoallv of whole rows: send_counts[d] rows of ``send`` (grouped by destination) to rank d."""
+    MPI = mpi()
+    send = np.ascontiguousarray(send)
+    recv = np.empty((int(recv_counts.sum()), *send.shape[1:]), send.dtype)
+    row = MPI.BYTE.Create_contiguous(max(1, send.dtype.itemsize * int(np.prod(send.shape[1:], dtype=np.int64))))
+    row.Commit()
+    try:
+        displ = np.concatenate([[0], np.cumsum(send_counts)[:-1]])
+        rdispl = np.concatenate([[0], np.cumsum(recv_counts)[:-1]])
+        comm.Alltoallv([send, (send_counts, displ), row], [recv, (recv_counts, rdispl), row])
+    finally:
+        row.Free()
+    return recv
+
+
+# ----- the flat gradient buffer and the step's collectives ------------------------------------
+@dataclass
+class _Bucket:
+    start: int
+    stop: int  # the last two slots are the loss and the failure flag
+    lowest_layer: int  # ready once the backward pass has done this layer
+
+
+class _Collectives:
+    """The flat gradient buffer (buckets in backward order, each ``[gradients..., loss, flag]``;
+    every parameter's ``grad`` a view of it) and the step's collectives in their fixed order:
+    batch-norm statistics (forward, then backward) and the buckets."""
+
+    def __init__(self, comm: Any, model: Any, sync: GradientSync) -> None:
+        self.comm, self.overlap = comm, sync.overlap
+        self.MPI = mpi()
+        dtype = model.dtype
+        bucket_bytes = sync.bucket_mb * 2**20 if sync.overlap else np.inf
+        with_params = [(i, layer) for i, layer in enumerate(model.layers) if layer.params]
+        groups: list[list[tuple[int, Layer]]] = [[]]
+        filled = 0
+        for i, layer in reversed(with_params):
+            if filled >= bucket_bytes:
+                groups.append([])
+                filled = 0
+            groups[-1].append((i, layer))
+            filled += sum(p.value.nbytes for p in layer.params)
+        total = sum(sum(p.value.size for _, layer in group for p in layer.params) + 2 for group in groups)
+        self.flat = np.zeros(total, dtype)
+        self.views: dict[Param, np.ndarray] = {}
+        self.buckets: list[_Bucket] = []
+        at = 0
+        for group in groups:
+            start = at
+            for _, layer in group:
+                for p in layer.params:
+                    self.views[p] = self.flat[at : at + p.value.size].reshape(p.value.shape)
+                    at += p.value.size
+            at += 2
+            self.buckets.append(_Bucket(start, at, min(i for i, _ in group)))
+        self.loss_slot = self.buckets[-1].stop - 2
+        self.plan = self._plan(model)
+        self.scratch = {size: np.zeros(size) for kind, size in self.plan if kind == "stats"}
+        self.at = 0  # the next collective of the plan
+        self.requests: list[Any] = []  # the buckets in flight
+
+    def _plan(self, model: Any) -> list[tuple[str, int]]:
+        """The step's collectives in call order: ("stats", size) or ("bucket", index)."""
+        plan: list[tuple[str, int]] = []
+        norms = [(i, layer) for i, layer in enumerate(model.layers) if isinstance(layer, BatchNorm)]
+        for _, layer in norms:
+            plan += [("stats", layer.n + 2), ("stats", layer.n + 1)]
+        first = min(i for i, layer in enumerate(model.layers) if layer.params)
+        posted = 0
+        for i in range(len(model.layers) - 1, first - 1, -1):
+            if isinstance(model.layers[i], BatchNorm):
+                plan.append(("stats", 2 * model.layers[i].n + 1))
+            while posted < len(self.buckets) and self.buckets[posted].lowest_layer >= i:
+                plan.append(("bucket", posted))
+                posted += 1
+        return plan
+
+    def begin(self) -> None:
+        self.at, self.requests = 0, []
+
+    def reduce_stats(self, values: np.ndarray) -> None:
+        """Sum ``values`` (float64, 1-D) over the ranks, in place (batch norm's statistics)."""
+        kind, size = self.plan[self.at]
+        assert kind == "stats" and size == values.size + 1, "batch-norm collectives out of their planned order"
+        self.at += 1
+        buf = self.scratch[size]
+        buf[:-1], buf[-1] = values, 0.0
+        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
+        values[:] = buf[:-1]
+        if buf[-1]:
+            raise _PeerFailed
+
+    def layer_done(self, index: int) -> None:
+        """The backward pass finished layer ``index``: start the buckets it completes."""
+        while self.at < len(self.plan) and self.plan[self.at][0] == "bucket":
+            k = self.plan[self.at][1]
+            if self.buckets[k].lowest_layer < index:
+                return
+            self._post(k, 0.0)
+
+    def _post(self, k: int, flag: float) -> None:
+        self.at += 1
+        bucket = self.flat[self.buckets[k].start : self.buckets[k].stop]
+        bucket[-1] = flag
+        if self.overlap:
+            self.requests.append(self.comm.Iallreduce(self.MPI.IN_PLACE, bucket, op=self.MPI.SUM))
+        else:
+            self.comm.Allreduce(self.MPI.IN_PLACE, bucket, op=self.MPI.SUM)
+
+    def abandon(self, failed: bool) -> None:
+        """The rest of the step's collectives with nothing of this rank's in them (an idle rank:
+        no rows in this batch; or a failure here or elsewhere: ``failed`` flags it)."""
+        flag = 1.0 if failed else 0.0
+        while self.at < len(self.plan):
+            kind, arg = self.plan[self.at]
+            if kind == "stats":
+                self.at += 1
+                buf = self.scratch[arg]
+                buf[:-1], buf[-1] = 0.0, flag
+                self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
+            else:
+                self.flat[self.buckets[arg].start : self.buckets[arg].stop] = 0
+                self._post(arg, flag)
+        self.finish()
+
+    def finish(self) -> bool:
+        """Wait for the buckets; True if any rank flagged a failure."""
+        if self.requests:
+            self.MPI.Request.Waitall(self.requests)
+            self.requests = []
+        assert self.at == len(self.plan), "a collective of the step was not made"
+        return any(self.flat[b.stop - 1] != 0 for b in self.buckets)
+
+
+# ----- the trainer ---------------------------------------------------------------------------------
+class DataParallel:
+    """One model's data-parallel training over ``comm`` (built and used by ``Sequential.fit``)."""
+
+    def __init__(self, model: Any, sync: GradientSync, optimizer: Any) -> None:
+        self.model, self.comm, self.optimizer = model, sync.comm, optimizer
+        self.rank, self.size = sync.comm.Get_rank(), sync.comm.Get_size()
+        self.backend = model.backend or backends.get_backend()
+        self.collectives = _Collectives(sync.comm, model, sync)
+        self.index_of = {id(layer): i for i, layer in enumerate(model.layers)}
+
+    def __enter__(self) -> DataParallel:
+        """Bind the layers to this run: gradients into the flat buffer, batch norm's statistics
+        summed over the ranks."""
+        views = self.collectives.views
+        for layer in self.model.layers:
+            if isinstance(layer, Dense):
+                layer.bind_grads({p.name: views[p] for p in layer.params})
+            if isinstance(layer, BatchNorm):
+                layer.sync = self.collectives.reduce_stats
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for layer in self.model.layers:
+            if isinstance(layer, Dense):
+                layer.bind_grads(None)
+            if isinstance(layer, BatchNorm):
+                layer.sync = None
+            layer.mask_row0 = 0
+
+    def step(self, X: np.ndarray, targets: np.ndarray, row0: int, batch_rows: int, record: Any) -> float:
+        """One global step: this rank's rows (global rows ``row0 ..`` of a batch of ``batch_rows``),
+        then the sum over the ranks, then the update. Returns the batch's loss + penalty."""
+        model, coll = self.model, self.collectives
+        coll.begin()
+        error: Exception | None = None
+        try:
+            if X.shape[0]:
+                self._local_gradients(X, targets, row0, batch_rows, record)
+                failed = coll.finish()
+            else:  # no rows of this batch here: the others' statistics and gradients only
+                for layer in model.layers:
+                    if isinstance(layer, BatchNorm):
+                        layer.idle_forward()
+                coll.abandon(False)
+                failed = coll.finish()
+        except _PeerFailed:
+            coll.abandon(False)
+            failed = True
+        except Exception as exc:
+            error = exc
+            coll.abandon(True)
+            failed = True
+        if failed:
+            raise_agreed(self.comm, error, f"training step {model.steps}")
+        loss = float(coll.flat[coll.loss_slot])
+        if not np.isfinite(loss):
+            from .model import TrainingDiverged
+
+            raise TrainingDiverged(model._diverged_message(f"loss is {loss} at step {model.steps}", self.optimizer))
+        penalty = model.regularization(self.optimizer.weight_decay, add_grads=True)
+        self.optimizer._train_step(model.parameters(), self.backend)
+        model.steps += 1
+        return loss + penalty
+
+    def _local_gradients(self, X: np.ndarray, targets: np.ndarray, row0: int, batch_rows: int, record: Any) -> None:
+        from .model import step_seed
+
+        model, coll = self.model, self.collectives
+        for layer in model.layers:
+            layer.mask_row0 = row0
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores, data_loss, dscores = model._train_loss(X, targets, step_seed(model.seed, model.steps), self.backend)
+        share = X.shape[0] / batch_rows  # this rank's rows' part of the global batch's mean
+        if share != 1.0:
+            dscores *= dscores.dtype.type(share)
+        coll.flat[coll.loss_slot] = data_loss * share
+        if record is not None:
+            record.record(scores, targets)
+        model._backprop(dscores, False, self._backward_layer)
+
+    def _backward_layer(self, layer: Layer, grad: Any, need_dx: bool) -> Any:
+        dx = layer._train_backward(grad, need_dx, self.backend)
+        views = self.collectives.views
+        for p in layer.params:
+            view = views[p]
+            if p.grad is not view:  # layers that do not write into the flat buffer themselves
+                assert p.grad is not None
+                np.copyto(view, p.grad)
+                p.grad = view
+        self.collectives.layer_done(self.index_of[id(layer)])
+        return dx
+
+    def merge_record(self, record: EpochRecord) -> None:
+        """Sum the epoch's statistics over the ranks (accuracy, fired ReLU units)."""
+        MPI = mpi()
+        sums = np.concatenate([record.stats, record.target_sum, record.target_squares])
+        self.comm.Allreduce(MPI.IN_PLACE, sums, op=MPI.SUM)
+        a, b = record.stats.size, record.stats.size + record.target_sum.size
+        record.stats[:], record.target_sum[:], record.target_squares[:] = sums[:a], sums[a:b], sums[b:]
+        for i, fired in record.fired.items():
+            flags = fired.astype(np.uint8)
+            self.comm.Allreduce(MPI.IN_PLACE, flags, op=MPI.MAX)
+            record.fired[i][:] = flags.astype(bool)
+
+    def evaluate(self, X: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        """:meth:`Sequential.evaluate` of the union of the ranks' rows (each rank its own)."""
+        model = self.model
+        tally = EpochRecord(model, track_dead_relu=False)
+        total = np.zeros(1)
+
+        def local() -> None:
+            if X.shape[0]:
+                scores = model._scores(X)
+                total[0] = model.loss(scores, targets, model.backend)[0] * X.shape[0]
+                tally.record(scores, targets)
+
+        agree(self.comm, "evaluation", local)
+        MPI = mpi()
+        self.comm.Allreduce(MPI.IN_PLACE, total, op=MPI.SUM)
+        self.merge_record(tally)
+        metric = "accuracy" if model.loss.kind != "regression" else "r2"
+        return {"loss": float(total[0] / tally.stats[0]), metric: tally.accuracy()}
+
+    def any_rank(self, flag: bool) -> bool:
+        """Collective: whether ``flag`` is True on some rank."""
+        return bool(self.comm.allreduce(bool(flag), op=mpi().LOR))
+
+
+class Epochs:
+    """``Sequential.fit``'s epochs across the ranks of ``comm`` (its ``comm=`` path): the data
+    checked on every rank, rank 0's parameters and seed broadcast, then per epoch the global order,
+    this rank's rows of every step, and the epoch's statistics and validation summed over ranks."""
+
+    def __init__(
+        self, model: Any, data: tuple, comm: Any, batch_size: int, optimizer: Any, shuffle: bool, evaluate_train: bool
+    ) -> None:
+        sync = _as_sync(comm)
+        self.model, self.comm, self.batch_size, self.shuffle = model, sync.comm, batch_size, shuffle
+        self.evaluate_train, self.optimizer = evaluate_train, optimizer
+        self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.prints = self.rank == 0
+        broadcast_parameters(model, self.comm)
+        X, y, validation_data, split, sharded = data
+        self.sharded = bool(sharded)
+        train, self.validation = agree(self.comm, "fit's data", self._data, X, y, validation_data, split)
+        if self.validation is None and split:  # after agree: this takes a collective in sharded mode
+            keep = self._training_rows(train[0].shape[0], float(split))
+            X, targets = train
+            train, self.validation = (X[:keep], targets[:keep]), (X[keep:], targets[keep:])
+        if not self.sharded:
+            self._check_same_data(train, self.validation)
+        self.rows = _Rows(self.comm, train[0], train[1], self.sharded)
+        self.n_rows = self.rows.n
+        if self.n_rows == 0:
+            raise ValueError("the ranks hold no training rows")
+        self.own = train if self.sharded else self._own_part(*train)
+        if self.validation is not None and not self.sharded:
+            self.validation = self._own_part(*self.validation)
+        self.rng = np.random.default_rng([model.seed, 0xF17])
+        self.trainer = DataParallel(model, sync, optimizer)
+
+    def _data(self, X: Any, y: Any, validation_data: Any, split: Any) -> tuple:
+        """This rank's (X, targets) and validation pair, validated as fit validates them."""
+        from . import _stream, losses
+        from .layers.dense import is_sparse
+
+        model = self.model
+        if is_sparse(X) or (_stream.is_out_of_core(X) and not isinstance(X, np.ndarray)):
+            raise TypeError("fit(comm=...) trains on in-memory dense NumPy arrays")
+        if isinstance(model.loss, losses.SampleWeighted):
+            raise ValueError("fit(comm=...) does not take sample weights (the batch's weight sum is not split)")
+        split = float(split)
+        if not 0.0 <= split < 1.0:
+            raise ValueError(f"validation_split must be in [0, 1), got {split}")
+        if self.sharded and X.shape[0] == 0:
+            return (np.empty((0, model.n_inputs), model.dtype), np.empty(0, np.int64)), None
+        X = model._inputs(np.asarray(X))
+        targets = model._targets(y, X.shape[0])
+        validation = None
+        if validation_data is not None:
+            validation = model._validation_pair(validation_data, 65536)
+            if isinstance(validation[0], _stream.RowChunks):
+                raise TypeError("fit(comm=...) takes in-memory validation data")
+        return (X, targets), validation
+
+    def _training_rows(self, n_local: int, split: float) -> int:
+        """Rows of this rank's data before the held-out LAST ``split`` of the global data."""
+        if not self.sharded:
+            n_val = max(1, round(split * n_local))
+            if n_val >= n_local:
+                raise ValueError("validation_split leaves no training rows")
+            return n_local - n_val
+        sizes = self.comm.allgather(n_local)
+        total, offset = sum(sizes), sum(sizes[: self.rank])
+        n_val = max(1, round(split * total))
+        if n_val >= total:
+            raise ValueError("validation_split leaves no training rows")
+        return int(min(n_local, max(0, total - n_val - offset)))
+
+    def _check_same_data(self, train: tuple, validation: tuple | None) -> None:
+        """Without ``sharded``, every rank must hold the same data: compared by checksum."""
+        arrays = [*train, *(validation or ())]
+        mine = [(a.shape, _crc(a)) for a in arrays]
+        if any(other != mine for other in self.comm.allgather(mine)):
+            raise ValueError(
+                "the ranks passed different data to fit(comm=...): pass the same X, y (and validation data) "
+                "on every rank, or sharded=True when each rank passes its own rows"
+            )
+
+    def _own_part(self, X: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """This rank's contiguous part of data every rank holds (for evaluations)."""
+        lo, hi = row_split(X.shape[0], self.size)[self.rank : self.rank + 2]
+        return X[lo:hi], targets[lo:hi]
+
+    def __enter__(self) -> Epochs:
+        self.trainer.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.trainer.__exit__(*exc)
+
+    def train_epoch(self, optimizer: Any, record: EpochRecord) -> float:
+        """One epoch of global steps; the mean loss over the global rows."""
+        n, batch = self.n_rows, self.batch_size
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        steps = epoch_steps(order, batch, self.size, self.rank)
+        X, targets = self.rows.take(order, steps, batch)
+        record.reset()
+        total, at = 0.0, 0
+        for k in range(steps.counts.size):
+            rows, batch_rows = int(steps.counts[k]), int(steps.batch_rows[k])
+            part = slice(at, at + rows)
+            total += self.trainer.step(X[part], targets[part], int(steps.starts[k]), batch_rows, record) * batch_rows
+            at += rows
+        self.trainer.merge_record(record)
+        return total / n
+
+    def train_accuracy(self, epoch: int, optimizer: Any, record: EpochRecord) -> float:
+        """The steps' running accuracy over all ranks, or measured on all training rows."""
+        if not self.evaluate_train:
+            return record.accuracy()
+        result = self.trainer.evaluate(*self.own)
+        if not np.isfinite(result["loss"]):
+            from .model import TrainingDiverged
+
+            what = f"after epoch {epoch + 1} the loss on the training data is {result['loss']}"
+            raise TrainingDiverged(self.model._diverged_message(what, optimizer))
+        return result.get("accuracy", result.get("r2", float("nan")))
+
+    def validate(self) -> dict[str, float] | None:
+        """Loss and accuracy on the validation rows of all ranks."""
+        return None if self.validation is None else self.trainer.evaluate(*self.validation)
+
+    def callbacks_stop(self, callbacks: Any, epoch: int, history: Any) -> bool:
+        """Callbacks run on every rank; training stops if one asks on any rank."""
+        asked = agree(self.comm, "callback", lambda: any(bool(cb(epoch, history, self.model)) for cb in callbacks))
+        return self.trainer.any_rank(bool(asked))
+
+    def finish(self) -> None:
+        """The ranks' parameters must be identical after fit."""
+        check_identical(self.model, self.comm, "at the end of fit")
