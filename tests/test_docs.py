@@ -140,6 +140,8 @@ def test_every_shell_command_in_the_documents_parses_and_names_files_that_exist(
         for command, words in _commands(text):
             where = f"{name}:{start}: {command}"
             seen += 1
+            if words[0] in ("mpiexec", "mpirun"):  # mpiexec -n N COMMAND: check the COMMAND
+                words = words[3:] if words[1:2] in (["-n"], ["-np"]) else words[1:]
             if words[0] == "fastmlp":
                 try:
                     build_parser().parse_args(words[1:])
