@@ -247,5 +247,10 @@ def test_the_readme_example_under_mpiexec(tmp_path):
     X_train, y_train, _, _ = datasets.train_test_split(X, y, 0.2, seed=0)
     net = MLP([64, 128, 64, 10], activation="relu", keep_prob=0.9, batchnorm=True, seed=0)
     net.fit(X_train, y_train, epochs=10, batch_size=64, optimizer="adam")
-    for a, b in zip(load(tmp_path / "digits.npz").parameters(), net.parameters()):
-        assert relative(a.value, b.value) < 1e-3
+    mpi_net = load(tmp_path / "digits.npz")
+    for i, (layer, mpi_layer) in enumerate(zip(net.layers, mpi_net.layers)):
+        before_norm = i + 1 < len(net.layers) and type(net.layers[i + 1]).__name__ == "BatchNorm"
+        for a, b in zip(mpi_layer.params, layer.params):
+            # a bias before batch norm has a zero gradient: Adam turns its float noise into steps
+            if not (before_norm and a.name == "b"):
+                assert relative(a.value, b.value) < 1e-3, (i, a.name)
