@@ -300,10 +300,13 @@ class _Rows:
         else:
             self.n = X.shape[0]
 
-    def take(self, order: np.ndarray, steps: _EpochSteps, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-        """(X, targets) rows of ``steps.rows``, in that order."""
+    def take(self, order: np.ndarray, steps: _EpochSteps, batch_size: int) -> tuple[np.ndarray, np.ndarray, Any]:
+        """(X, targets, row ids): with the whole data, X and targets themselves and the global
+        rows of ``steps.rows`` (each step gathers its own: an epoch-sized copy would be allocated
+        and faulted in afresh every epoch); sharded, this epoch's rows, received in step order,
+        and None."""
         if not self.sharded:
-            return self.X[steps.rows], self.targets[steps.rows]
+            return self.X, self.targets, steps.rows
         comm, rank, size = self.comm, self.comm.Get_rank(), self.comm.Get_size()
         owners = batch_owners(order.shape[0], batch_size, size)  # who trains on each position
         holders = np.searchsorted(self.offsets, order, side="right") - 1  # whose shard holds it
@@ -318,7 +321,7 @@ class _Rows:
         t = _exchange(comm, self.targets[local], send_counts, recv_counts)
         X_rows, t_rows = np.empty_like(X), np.empty_like(t)
         X_rows[by_holder], t_rows[by_holder] = X, t
-        return X_rows, t_rows
+        return X_rows, t_rows, None
 
 
 def _exchange(comm: Any, send: np.ndarray, send_counts: np.ndarray, recv_counts: np.ndarray) -> np.ndarray:
@@ -626,6 +629,8 @@ class Epochs:
         model = self.model
         if is_sparse(X) or (_stream.is_out_of_core(X) and not isinstance(X, np.ndarray)):
             raise TypeError("fit(comm=...) trains on in-memory dense NumPy arrays")
+        if (model.backend or backends.get_backend()) == "cuda":
+            raise ValueError("fit(comm=...) trains on the CPU backends (numpy, numba, cython), not cuda")
         if isinstance(model.loss, losses.SampleWeighted):
             raise ValueError("fit(comm=...) does not take sample weights (the batch's weight sum is not split)")
         split = float(split)
@@ -683,12 +688,12 @@ class Epochs:
         n, batch = self.n_rows, self.batch_size
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         steps = epoch_steps(order, batch, self.size, self.rank)
-        X, targets = self.rows.take(order, steps, batch)
+        X, targets, ids = self.rows.take(order, steps, batch)
         record.reset()
         total, at = 0.0, 0
         for k in range(steps.counts.size):
             rows, batch_rows = int(steps.counts[k]), int(steps.batch_rows[k])
-            part = slice(at, at + rows)
+            part = slice(at, at + rows) if ids is None else ids[at : at + rows]
             total += self.trainer.step(X[part], targets[part], int(steps.starts[k]), batch_rows, record) * batch_rows
             at += rows
         self.trainer.merge_record(record)
