@@ -117,33 +117,35 @@ def case_different_data(outdir: str) -> None:
     build().fit(X, y, **FIT, comm=comm)
 
 
+def at_step_4_on_rank_1(net: Sequential, action) -> None:
+    """Make rank 1's fifth step run ``action`` before its forward pass."""
+    if rank != 1:
+        return
+    train_loss = net._train_loss
+
+    def step(*args, **kwargs):
+        if net.steps == 4:
+            action()
+        return train_loss(*args, **kwargs)
+
+    net._train_loss = step
+
+
 def case_fail_step(outdir: str) -> None:
     X, y = data()
     net = build()
-    if rank == 1:
-        train_loss = net._train_loss
 
-        def failing(*args, **kwargs):
-            if net.steps == 4:
-                raise RuntimeError("injected failure")
-            return train_loss(*args, **kwargs)
+    def fail():
+        raise RuntimeError("injected failure")
 
-        net._train_loss = failing
+    at_step_4_on_rank_1(net, fail)
     net.fit(X, y, **FIT, comm=comm)
 
 
 def case_crash(outdir: str) -> None:
     X, y = data()
     net = build()
-    if rank == 1:
-        train_loss = net._train_loss
-
-        def dying(*args, **kwargs):
-            if net.steps == 4:
-                os._exit(3)
-            return train_loss(*args, **kwargs)
-
-        net._train_loss = dying
+    at_step_4_on_rank_1(net, lambda: os._exit(3))
     net.fit(X, y, **FIT, comm=comm)
 
 
