@@ -153,7 +153,7 @@ def _state_arrays(model: Any) -> list[np.ndarray]:
 
 
 def broadcast_parameters(model: Any, comm: Any, root: int = 0) -> None:
-    """Collective: every rank takes ``root``'s parameters, buffers and seed.
+    """Collective: every rank takes ``root``'s parameters, buffers, seed and step count.
 
     Parameters
     ----------
@@ -162,7 +162,7 @@ def broadcast_parameters(model: Any, comm: Any, root: int = 0) -> None:
     root : int, default 0
     """
     MPI = mpi()
-    model.seed = comm.bcast(model.seed, root=root)
+    model.seed, model.steps = comm.bcast((model.seed, model.steps), root=root)  # steps key the masks
     for array in _state_arrays(model):
         comm.Bcast([array, MPI.BYTE], root=root)
 
@@ -474,6 +474,8 @@ class DataParallel:
         """Bind the layers to this run: gradients into the flat buffer, batch norm's statistics
         summed over the ranks."""
         views = self.collectives.views
+        for p, view in views.items():  # a rank without rows in a step updates from the sum too
+            p.grad = view
         for layer in self.model.layers:
             if isinstance(layer, Dense):
                 layer.bind_grads({p.name: views[p] for p in layer.params})
@@ -559,10 +561,18 @@ class DataParallel:
         self.comm.Allreduce(MPI.IN_PLACE, sums, op=MPI.SUM)
         a, b = record.stats.size, record.stats.size + record.target_sum.size
         record.stats[:], record.target_sum[:], record.target_squares[:] = sums[:a], sums[a:b], sums[b:]
-        for i, fired in record.fired.items():
-            flags = fired.astype(np.uint8)
-            self.comm.Allreduce(MPI.IN_PLACE, flags, op=MPI.MAX)
-            record.fired[i][:] = flags.astype(bool)
+        relu = list(record.fired)  # a ReLU layer learns its width at its first step: agree on it
+        if not relu:
+            return
+        widths = np.array([record.fired[i].size for i in relu], np.int64)
+        self.comm.Allreduce(MPI.IN_PLACE, widths, op=MPI.MAX)
+        for i, width in zip(relu, widths):
+            if record.fired[i].size != width:  # no step of this rank's recorded the layer
+                record.fired[i] = np.zeros(int(width), dtype=bool)
+        flags = np.concatenate([record.fired[i] for i in relu]).astype(np.uint8)
+        self.comm.Allreduce(MPI.IN_PLACE, flags, op=MPI.MAX)
+        for i, part in zip(relu, np.split(flags, np.cumsum(widths)[:-1])):
+            record.fired[i][:] = part.astype(bool)
 
     def evaluate(self, X: np.ndarray, targets: np.ndarray) -> dict[str, float]:
         """:meth:`Sequential.evaluate` of the union of the ranks' rows (each rank its own)."""
@@ -593,24 +603,28 @@ class Epochs:
     checked on every rank, rank 0's parameters and seed broadcast, then per epoch the global order,
     this rank's rows of every step, and the epoch's statistics and validation summed over ranks."""
 
-    def __init__(
-        self, model: Any, data: tuple, comm: Any, batch_size: int, optimizer: Any, shuffle: bool, evaluate_train: bool
-    ) -> None:
+    def __init__(self, model: Any, data: tuple, comm: Any, options: tuple, optimizer: Any) -> None:
         sync = _as_sync(comm)
-        self.model, self.comm, self.batch_size, self.shuffle = model, sync.comm, batch_size, shuffle
-        self.evaluate_train, self.optimizer = evaluate_train, optimizer
+        self.model, self.comm, self.optimizer = model, sync.comm, optimizer
+        self.batch_size, self.shuffle, self.evaluate_train, early_stopping = options
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.prints = self.rank == 0
         broadcast_parameters(model, self.comm)
+        optimizer.steps = self.comm.bcast(optimizer.steps)  # Adam's bias correction counts them
         X, y, validation_data, split, sharded = data
         self.sharded = bool(sharded)
-        train, self.validation = agree(self.comm, "fit's data", self._data, X, y, validation_data, split)
-        if self.validation is None and split:  # after agree: this takes a collective in sharded mode
+        train, validation = agree(self.comm, "fit's data", self._data, X, y, validation_data, split)
+        if not self.sharded:  # before anything a rank could raise alone
+            self._check_same_data(train, validation)
+        if self._any_rank(validation is not None):
+            validation = self._empty_part() if validation is None else validation  # sharded: a rank without
+        elif split:  # the last rows of the global data (in sharded mode this takes a collective)
             keep = self._training_rows(train[0].shape[0], float(split))
             X, targets = train
-            train, self.validation = (X[:keep], targets[:keep]), (X[keep:], targets[keep:])
-        if not self.sharded:
-            self._check_same_data(train, self.validation)
+            train, validation = (X[:keep], targets[:keep]), (X[keep:], targets[keep:])
+        if early_stopping is not None and validation is None:
+            raise ValueError("early_stopping needs validation_data or validation_split")
+        self.validation = validation
         self.rows = _Rows(self.comm, train[0], train[1], self.sharded)
         self.n_rows = self.rows.n
         if self.n_rows == 0:
@@ -636,16 +650,31 @@ class Epochs:
         split = float(split)
         if not 0.0 <= split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {split}")
-        if self.sharded and X.shape[0] == 0:
-            return (np.empty((0, model.n_inputs), model.dtype), np.empty(0, np.int64)), None
-        X = model._inputs(np.asarray(X))
-        targets = model._targets(y, X.shape[0])
+        empty = self.sharded and len(X) == 0  # a rank may hold no rows of a sharded data set
+        train = self._empty_part() if empty else (model._inputs(np.asarray(X)), None)
+        if not empty:
+            train = (train[0], model._targets(y, train[0].shape[0]))
         validation = None
         if validation_data is not None:
+            pair = isinstance(validation_data, tuple | list) and len(validation_data) == 2
+            if self.sharded and pair and len(validation_data[0]) == 0:
+                return train, self._empty_part()
             validation = model._validation_pair(validation_data, 65536)
             if isinstance(validation[0], _stream.RowChunks):
                 raise TypeError("fit(comm=...) takes in-memory validation data")
-        return (X, targets), validation
+        return train, validation
+
+    def _empty_part(self) -> tuple[np.ndarray, np.ndarray]:
+        """No rows: X and targets of the shapes and dtypes the others' have (labels, or a
+        target matrix in the model's dtype)."""
+        model = self.model
+        X = np.empty((0, model.n_inputs), model.dtype)
+        if model.loss.kind == "classification":
+            return X, np.empty(0, np.int64)
+        return X, np.empty((0, model.n_outputs), model.dtype)
+
+    def _any_rank(self, flag: bool) -> bool:
+        return bool(self.comm.allreduce(bool(flag), op=mpi().LOR))
 
     def _training_rows(self, n_local: int, split: float) -> int:
         """Rows of this rank's data before the held-out LAST ``split`` of the global data."""

@@ -635,14 +635,15 @@ class Sequential:
         chunk_rows = chk.integer(chunk_rows, "chunk_rows", 1)
         if early_stopping is not None:
             early_stopping = chk.integer(early_stopping, "early_stopping", 1)
-            if validation_data is None and not validation_split:
+            if validation_data is None and not validation_split and comm is None:  # comm: ranks agree on it
                 raise ValueError("early_stopping needs validation_data or validation_split")
         runner: Any
         if comm is not None:
             from . import distributed
 
             data = (X, y, validation_data, validation_split, sharded)
-            runner = distributed.Epochs(self, data, comm, batch_size, optimizer, shuffle, evaluate_train)
+            options = (batch_size, shuffle, evaluate_train, early_stopping)
+            runner = distributed.Epochs(self, data, comm, options, optimizer)
         else:
             X, y_all, validation_data = self._fit_data(X, y, validation_data, validation_split, chunk_rows)
             runner = _LocalEpochs(self, X, y_all, validation_data, (batch_size, window, shuffle, evaluate_train))

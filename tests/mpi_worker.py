@@ -104,6 +104,56 @@ def case_overlap(outdir: str) -> None:
     save_result(outdir, net, history, {"buckets": buckets})
 
 
+def build_regression(seed: int = 4) -> Sequential:
+    """A net with a standalone ReLU (it learns its width at its first step) and 2 outputs."""
+    from fastmlp.layers import BatchNorm as Norm
+
+    rng = np.random.default_rng(seed)
+    # batch norm after the ReLU: a bias straight before it would get a zero gradient (float noise)
+    layers = [Dense(10, 12, dtype=np.float64, rng=rng), ReLU(), Norm(12, dtype=np.float64)]
+    return Sequential([*layers, Dense(12, 2, dtype=np.float64, rng=rng)], loss="l2", seed=5)
+
+
+def regression_data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    X, _ = data(n, seed)
+    return X, np.column_stack([X[:, 0] - X[:, 1], X[:, 2] * 0.5])
+
+
+def case_tiny_batches(outdir: str) -> None:
+    """Global batches of 1 row on 2 ranks: rank 1 never has a row, the standalone ReLU never
+    records a step there."""
+    X, y = data(40)
+    net = build(batchnorm=False)
+    net.layers.insert(2, ReLU())  # fastmlp.model re-indexes nothing: streams stay the layers' own
+    history = net.fit(X, y, epochs=2, batch_size=1, optimizer="sgd", track_dead_relu=True, comm=comm)
+    save_result(outdir, net, history)
+
+
+def case_empty_shard(outdir: str) -> None:
+    """Rank 1 holds no rows and no validation rows, and passes validation_data=None; rank 0
+    holds everything. Regression targets (a float matrix), batch norm, early stopping; a callback
+    copies and pickles the model in the middle of the fit."""
+    import pickle
+
+    X, y = regression_data(150, 0)
+    X_val, y_val = regression_data(40, 1)
+    net = build_regression()
+    copies = []
+
+    def copy_model(epoch, history, model):
+        copies.append((model.copy(), len(pickle.dumps(model))))
+
+    if rank == 0:
+        history = net.fit(X, y, epochs=4, batch_size=16, optimizer="adam", validation_data=(X_val, y_val),
+                          early_stopping=2, callbacks=[copy_model], comm=comm, sharded=True)  # fmt: skip
+    else:
+        history = net.fit(X[:0], y[:0], epochs=4, batch_size=16, optimizer="adam", early_stopping=2,
+                          callbacks=[copy_model], comm=comm, sharded=True)  # fmt: skip
+    copy = copies[-1][0]
+    bindings = [[getattr(layer, "mask_row0", 0), getattr(layer, "sync", None) is None] for layer in copy.layers]
+    save_result(outdir, net, history, {"bindings": bindings})
+
+
 def case_bad_data(outdir: str) -> None:
     X, y = data()
     if rank == 1:
@@ -115,6 +165,11 @@ def case_bad_data(outdir: str) -> None:
 def case_different_data(outdir: str) -> None:
     X, y = data(seed=rank)
     build().fit(X, y, **FIT, comm=comm)
+
+
+def case_different_lengths_split(outdir: str) -> None:
+    X, y = data(318 if rank == 0 else 1)  # rank 1's validation_split would leave it no rows
+    build().fit(X, y, **FIT, validation_split=0.5, comm=comm)
 
 
 def at_step_4_on_rank_1(net: Sequential, action) -> None:

@@ -123,6 +123,29 @@ def test_sharded_data_and_validation_split(tmp_path):
     assert_same_fit(tmp_path, net, history)
 
 
+def test_batches_of_one_row_on_two_ranks(tmp_path):
+    """Rank 1 never has a row; the standalone ReLU's dead-unit record still agrees."""
+    run_case("tiny_batches", 2, tmp_path)
+    X, y = mpi_worker.data(40)
+    net = mpi_worker.build(batchnorm=False)
+    net.layers.insert(2, mpi_worker.ReLU())
+    history = net.fit(X, y, epochs=2, batch_size=1, optimizer="sgd", track_dead_relu=True)
+    assert_same_fit(tmp_path, net, history)
+
+
+def test_an_empty_shard_and_validation_on_one_rank(tmp_path):
+    """Rank 1 holds no rows and passes no validation data: the fit is rank 0's data's, with
+    regression targets, batch norm and early stopping; copies made during the fit are plain."""
+    run_case("empty_shard", 2, tmp_path)
+    X, y = mpi_worker.regression_data(150, 0)
+    net = mpi_worker.build_regression()
+    validation = mpi_worker.regression_data(40, 1)
+    history = net.fit(X, y, epochs=4, batch_size=16, optimizer="adam", validation_data=validation, early_stopping=2)
+    result = assert_same_fit(tmp_path, net, history)
+    for bindings in (r["bindings"] for r in result["ranks"]):
+        assert bindings == [[0, True]] * len(net.layers)
+
+
 def test_overlapped_buckets(tmp_path):
     """Non-blocking Allreduce per bucket, started during the backward pass: same result."""
     run_case("overlap", 2, tmp_path)
@@ -144,6 +167,7 @@ def outcomes(outdir, ranks=2):
     [
         ("bad_data", "ValueError: fit's data: rank 1 of 2: ValueError: X contains NaN or Inf (first at index (5, 3)"),
         ("different_data", "ValueError: the ranks passed different data"),
+        ("different_lengths_split", "ValueError: the ranks passed different data"),
         ("fail_step", "DistributedError: training step 4: rank 1 of 2: RuntimeError: injected failure"),
         ("diverge", "TrainingDiverged: loss is nan at step 6: training diverged"),
     ],

@@ -161,7 +161,7 @@ class Activation(Layer):
         return {"name": self.name, "alpha": self.alpha}
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)  # the op functions are looked up again by name
+        state = super().__getstate__()  # the op functions are looked up again by name
         for key in ("_forward_op", "_backward_op", "_saved"):
             state.pop(key, None)
         return state

@@ -72,6 +72,14 @@ class Layer:
     def _train_backward(self, dy: np.ndarray, need_dx: bool, backend: str) -> np.ndarray | None:
         return self.backward(dy, need_dx)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles leave out what a data-parallel fit binds for its run (the global
+        row of the batch, batch norm's sum over the ranks): a copy trains as a fresh layer."""
+        state = dict(self.__dict__)
+        for key in ("mask_row0", "sync"):
+            state.pop(key, None)
+        return state
+
     def config(self) -> dict[str, Any]:
         """Constructor arguments (JSON-serialisable) that rebuild this layer's shape and options."""
         return {}

@@ -286,7 +286,7 @@ class Dense(Layer):
         return dx
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
+        state = super().__getstate__()
         # scratch, not state: never copied or pickled
         state["_workspaces"], state["_ws"], state["_pre"], state["_bound"] = {}, None, None, {}
         state.pop("_grad_into", None)
