@@ -72,7 +72,7 @@ def training_case(batch: int, comm_kind: str | None) -> dict:
         comm = MPI.COMM_WORLD
         if comm_kind == "overlap":
             comm = distributed.GradientSync(MPI.COMM_WORLD, overlap=True, bucket_mb=4)
-        post, finish = distributed._Collectives._post, distributed._Collectives.finish
+        post, finish = distributed.Collectives._post, distributed.Collectives.finish
 
         def timed(fn):
             def wrapper(*args, **kwargs):
@@ -84,7 +84,7 @@ def training_case(batch: int, comm_kind: str | None) -> dict:
 
             return wrapper
 
-        distributed._Collectives._post, distributed._Collectives.finish = timed(post), timed(finish)
+        distributed.Collectives._post, distributed.Collectives.finish = timed(post), timed(finish)
     optimizer = optim.SGD(lr=1e-2, momentum=0.9, weight_decay=1e-4)
     net.fit(X, y, epochs=1, batch_size=batch, optimizer=optimizer, comm=comm, track_dead_relu=False)
     spent[0] = 0.0

@@ -17,6 +17,8 @@ raises the same error, naming the rank and its message. Parameters are compared 
 checksum) at the end of ``fit`` and by :func:`save`.
 
 mpi4py is imported only when a communicator is handed in: ``pip install 'fastmlp[distributed]'``.
+The row bookkeeping is in fastmlp/_row_split.py, the flat buffer and the step's collectives in
+fastmlp/_allreduce.py.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from typing import Any
 import numpy as np
 
 from . import backends
+from ._allreduce import Collectives, PeerFailed, mpi
 from ._epoch import EpochRecord
-from .layers import Dense, Layer, Param
+from ._row_split import Rows, epoch_steps, row_split
+from .layers import Dense, Layer
 from .layers.norm import BatchNorm
 
 _KNOWN_ERRORS: dict[str, type[Exception]] = {
@@ -40,22 +44,6 @@ _KNOWN_ERRORS: dict[str, type[Exception]] = {
 class DistributedError(RuntimeError):
     """A rank failed in a way with no better exception type to re-raise on every rank, or the
     ranks disagree (parameters, data that should be the same on every rank)."""
-
-
-class _PeerFailed(Exception):
-    """Another rank flagged a failure in a collective of this step (internal)."""
-
-
-def mpi() -> Any:
-    """The ``mpi4py.MPI`` module, or an ImportError saying how to install it."""
-    try:
-        from mpi4py import MPI
-    except ImportError as exc:
-        raise ImportError(
-            "comm= needs mpi4py and an MPI library: pip install 'fastmlp[distributed]' "
-            "(or mpi4py built against your cluster's MPI)"
-        ) from exc
-    return MPI
 
 
 @dataclass
@@ -214,251 +202,6 @@ def save(model: Any, path: Any, comm: Any, root: int = 0) -> None:
     agree(comm, "save", lambda: model.save(path) if comm.Get_rank() == root else None)
 
 
-# ----- rows: which rank trains on which rows ------------------------------------------------------
-def row_split(n: int, size: int) -> np.ndarray:
-    """Offsets splitting ``n`` rows into ``size`` parts, the first ``n % size`` one row longer.
-
-    Parameters
-    ----------
-    n, size : int
-
-    Returns
-    -------
-    ndarray of int64, (size + 1,)
-    """
-    q, rem = divmod(int(n), int(size))
-    counts = np.full(size, q, np.int64)
-    counts[:rem] += 1
-    return np.concatenate([[0], np.cumsum(counts)])
-
-
-def batch_owners(n: int, batch_size: int, size: int) -> np.ndarray:
-    """For each position 0..n-1 of an epoch's order, the rank that trains on it: batch k is
-    positions k·B .. k·B + b_k − 1, split by :func:`row_split` (b_k = B but for the last).
-
-    Parameters
-    ----------
-    n, batch_size, size : int
-        Rows, global batch size, ranks.
-
-    Returns
-    -------
-    ndarray of int64, (n,)
-    """
-    p = np.arange(n, dtype=np.int64)
-    j = p % batch_size
-    b = np.minimum(batch_size, n - (p - j))
-    q, rem = b // size, b % size
-    first = (q + 1) * rem  # positions held by the ranks with one more row
-    return np.where(j < first, j // (q + 1), rem + (j - first) // np.maximum(q, 1))
-
-
-@dataclass
-class _EpochSteps:
-    rows: np.ndarray  # global row ids this rank trains on, in step order
-    counts: np.ndarray  # rows of this rank per step
-    starts: np.ndarray  # index of this rank's first row within each global batch
-    batch_rows: np.ndarray  # rows of each global batch
-
-
-def epoch_steps(order: np.ndarray, batch_size: int, size: int, rank: int) -> _EpochSteps:
-    """This rank's part of every step of an epoch over ``order`` (global row ids).
-
-    Parameters
-    ----------
-    order : ndarray of int, (n,)
-        The epoch's order of the global rows (fit's shuffle).
-    batch_size, size, rank : int
-
-    Returns
-    -------
-    _EpochSteps
-        ``rows`` (this rank's global rows in step order), ``counts`` (its rows per step),
-        ``starts`` (its first row's index within each batch), ``batch_rows`` (each batch's rows).
-    """
-    n = order.shape[0]
-    owners = batch_owners(n, batch_size, size)
-    steps = -(-n // batch_size)
-    batch_rows = np.minimum(batch_size, n - np.arange(steps) * batch_size)
-    mine = owners == rank
-    counts = np.bincount(np.flatnonzero(mine) // batch_size, minlength=steps)
-    q, rem = batch_rows // size, batch_rows % size
-    starts = rank * q + np.minimum(rank, rem)
-    return _EpochSteps(order[mine], counts, starts, batch_rows)
-
-
-class _Rows:
-    """A rank's training rows and how to get any global rows for an epoch: from the whole data
-    (every rank holds it) or, sharded, from the ranks that hold them (one Alltoallv per epoch)."""
-
-    def __init__(self, comm: Any, X: np.ndarray, targets: np.ndarray, sharded: bool) -> None:
-        self.comm, self.X, self.targets, self.sharded = comm, X, targets, sharded
-        if sharded:
-            sizes = np.array(comm.allgather(X.shape[0]), np.int64)
-            self.offsets = np.concatenate([[0], np.cumsum(sizes)])
-            self.n = int(self.offsets[-1])
-        else:
-            self.n = X.shape[0]
-
-    def take(self, order: np.ndarray, steps: _EpochSteps, batch_size: int) -> tuple[np.ndarray, np.ndarray, Any]:
-        """(X, targets, row ids): with the whole data, X and targets themselves and the global
-        rows of ``steps.rows`` (each step gathers its own: an epoch-sized copy would be allocated
-        and faulted in afresh every epoch); sharded, this epoch's rows, received in step order,
-        and None."""
-        if not self.sharded:
-            return self.X, self.targets, steps.rows
-        comm, rank, size = self.comm, self.comm.Get_rank(), self.comm.Get_size()
-        owners = batch_owners(order.shape[0], batch_size, size)  # who trains on each position
-        holders = np.searchsorted(self.offsets, order, side="right") - 1  # whose shard holds it
-        sent = np.flatnonzero(holders == rank)
-        sent = sent[np.argsort(owners[sent], kind="stable")]
-        send_counts = np.bincount(owners[sent], minlength=size)
-        local = order[sent] - self.offsets[rank]
-        wanted = np.flatnonzero(owners == rank)
-        by_holder = np.argsort(holders[wanted], kind="stable")
-        recv_counts = np.bincount(holders[wanted], minlength=size)
-        X = _exchange(comm, self.X[local], send_counts, recv_counts)
-        t = _exchange(comm, self.targets[local], send_counts, recv_counts)
-        X_rows, t_rows = np.empty_like(X), np.empty_like(t)
-        X_rows[by_holder], t_rows[by_holder] = X, t
-        return X_rows, t_rows, None
-
-
-def _exchange(comm: Any, send: np.ndarray, send_counts: np.ndarray, recv_counts: np.ndarray) -> np.ndarray:
-    """Alltoallv of whole rows: send_counts[d] rows of ``send`` (grouped by destination) to rank d."""
-    MPI = mpi()
-    send = np.ascontiguousarray(send)
-    recv = np.empty((int(recv_counts.sum()), *send.shape[1:]), send.dtype)
-    row = MPI.BYTE.Create_contiguous(max(1, send.dtype.itemsize * int(np.prod(send.shape[1:], dtype=np.int64))))
-    row.Commit()
-    try:
-        displ = np.concatenate([[0], np.cumsum(send_counts)[:-1]])
-        rdispl = np.concatenate([[0], np.cumsum(recv_counts)[:-1]])
-        comm.Alltoallv([send, (send_counts, displ), row], [recv, (recv_counts, rdispl), row])
-    finally:
-        row.Free()
-    return recv
-
-
-# ----- the flat gradient buffer and the step's collectives ------------------------------------
-@dataclass
-class _Bucket:
-    start: int
-    stop: int  # the last two slots are the loss and the failure flag
-    lowest_layer: int  # ready once the backward pass has done this layer
-
-
-class _Collectives:
-    """The flat gradient buffer (buckets in backward order, each ``[gradients..., loss, flag]``;
-    every parameter's ``grad`` a view of it) and the step's collectives in their fixed order:
-    batch-norm statistics (forward, then backward) and the buckets."""
-
-    def __init__(self, comm: Any, model: Any, sync: GradientSync) -> None:
-        self.comm, self.overlap = comm, sync.overlap
-        self.MPI = mpi()
-        dtype = model.dtype
-        bucket_bytes = sync.bucket_mb * 2**20 if sync.overlap else np.inf
-        with_params = [(i, layer) for i, layer in enumerate(model.layers) if layer.params]
-        groups: list[list[tuple[int, Layer]]] = [[]]
-        filled = 0
-        for i, layer in reversed(with_params):
-            if filled >= bucket_bytes:
-                groups.append([])
-                filled = 0
-            groups[-1].append((i, layer))
-            filled += sum(p.value.nbytes for p in layer.params)
-        total = sum(sum(p.value.size for _, layer in group for p in layer.params) + 2 for group in groups)
-        self.flat = np.zeros(total, dtype)
-        self.views: dict[Param, np.ndarray] = {}
-        self.buckets: list[_Bucket] = []
-        at = 0
-        for group in groups:
-            start = at
-            for _, layer in group:
-                for p in layer.params:
-                    self.views[p] = self.flat[at : at + p.value.size].reshape(p.value.shape)
-                    at += p.value.size
-            at += 2
-            self.buckets.append(_Bucket(start, at, min(i for i, _ in group)))
-        self.loss_slot = self.buckets[-1].stop - 2
-        self.plan = self._plan(model)
-        self.scratch = {size: np.zeros(size) for kind, size in self.plan if kind == "stats"}
-        self.at = 0  # the next collective of the plan
-        self.requests: list[Any] = []  # the buckets in flight
-
-    def _plan(self, model: Any) -> list[tuple[str, int]]:
-        """The step's collectives in call order: ("stats", size) or ("bucket", index)."""
-        plan: list[tuple[str, int]] = []
-        norms = [(i, layer) for i, layer in enumerate(model.layers) if isinstance(layer, BatchNorm)]
-        for _, layer in norms:
-            plan += [("stats", layer.n + 2), ("stats", layer.n + 1)]
-        first = min(i for i, layer in enumerate(model.layers) if layer.params)
-        posted = 0
-        for i in range(len(model.layers) - 1, first - 1, -1):
-            if isinstance(model.layers[i], BatchNorm):
-                plan.append(("stats", 2 * model.layers[i].n + 1))
-            while posted < len(self.buckets) and self.buckets[posted].lowest_layer >= i:
-                plan.append(("bucket", posted))
-                posted += 1
-        return plan
-
-    def begin(self) -> None:
-        self.at, self.requests = 0, []
-
-    def reduce_stats(self, values: np.ndarray) -> None:
-        """Sum ``values`` (float64, 1-D) over the ranks, in place (batch norm's statistics)."""
-        kind, size = self.plan[self.at]
-        assert kind == "stats" and size == values.size + 1, "batch-norm collectives out of their planned order"
-        self.at += 1
-        buf = self.scratch[size]
-        buf[:-1], buf[-1] = values, 0.0
-        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
-        values[:] = buf[:-1]
-        if buf[-1]:
-            raise _PeerFailed
-
-    def layer_done(self, index: int) -> None:
-        """The backward pass finished layer ``index``: start the buckets it completes."""
-        while self.at < len(self.plan) and self.plan[self.at][0] == "bucket":
-            k = self.plan[self.at][1]
-            if self.buckets[k].lowest_layer < index:
-                return
-            self._post(k, 0.0)
-
-    def _post(self, k: int, flag: float) -> None:
-        self.at += 1
-        bucket = self.flat[self.buckets[k].start : self.buckets[k].stop]
-        bucket[-1] = flag
-        if self.overlap:
-            self.requests.append(self.comm.Iallreduce(self.MPI.IN_PLACE, bucket, op=self.MPI.SUM))
-        else:
-            self.comm.Allreduce(self.MPI.IN_PLACE, bucket, op=self.MPI.SUM)
-
-    def abandon(self, failed: bool) -> None:
-        """The rest of the step's collectives with nothing of this rank's in them (an idle rank:
-        no rows in this batch; or a failure here or elsewhere: ``failed`` flags it)."""
-        flag = 1.0 if failed else 0.0
-        while self.at < len(self.plan):
-            kind, arg = self.plan[self.at]
-            if kind == "stats":
-                self.at += 1
-                buf = self.scratch[arg]
-                buf[:-1], buf[-1] = 0.0, flag
-                self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
-            else:
-                self.flat[self.buckets[arg].start : self.buckets[arg].stop] = 0
-                self._post(arg, flag)
-        self.finish()
-
-    def finish(self) -> bool:
-        """Wait for the buckets; True if any rank flagged a failure."""
-        if self.requests:
-            self.MPI.Request.Waitall(self.requests)
-            self.requests = []
-        assert self.at == len(self.plan), "a collective of the step was not made"
-        return any(self.flat[b.stop - 1] != 0 for b in self.buckets)
-
-
 # ----- the trainer ---------------------------------------------------------------------------------
 class DataParallel:
     """One model's data-parallel training over ``comm`` (built and used by ``Sequential.fit``)."""
@@ -467,7 +210,7 @@ class DataParallel:
         self.model, self.comm, self.optimizer = model, sync.comm, optimizer
         self.rank, self.size = sync.comm.Get_rank(), sync.comm.Get_size()
         self.backend = model.backend or backends.get_backend()
-        self.collectives = _Collectives(sync.comm, model, sync)
+        self.collectives = Collectives(sync.comm, model, sync.overlap, sync.bucket_mb)
         self.index_of = {id(layer): i for i, layer in enumerate(model.layers)}
 
     def __enter__(self) -> DataParallel:
@@ -507,7 +250,7 @@ class DataParallel:
                         layer.idle_forward()
                 coll.abandon(False)
                 failed = coll.finish()
-        except _PeerFailed:
+        except PeerFailed:
             coll.abandon(False)
             failed = True
         except Exception as exc:
@@ -625,7 +368,7 @@ class Epochs:
         if early_stopping is not None and validation is None:
             raise ValueError("early_stopping needs validation_data or validation_split")
         self.validation = validation
-        self.rows = _Rows(self.comm, train[0], train[1], self.sharded)
+        self.rows = Rows(self.comm, train[0], train[1], self.sharded)
         self.n_rows = self.rows.n
         if self.n_rows == 0:
             raise ValueError("the ranks hold no training rows")

@@ -100,7 +100,7 @@ def case_overlap(outdir: str) -> None:
     net = build(depth=3)
     sync = distributed.GradientSync(comm, overlap=True, bucket_mb=1e-3)  # a bucket per layer or so
     history = net.fit(X, y, **FIT, comm=sync)
-    buckets = len(distributed._Collectives(comm, net, sync).buckets)
+    buckets = len(distributed.Collectives(comm, net, sync.overlap, sync.bucket_mb).buckets)
     save_result(outdir, net, history, {"buckets": buckets})
 
 
