@@ -98,3 +98,104 @@ def test_layers_refuse_bad_sizes():
         Dense(3, 2, keep_prob=0.0)
     with pytest.raises(ValueError, match="init"):
         Dense(3, 2, init="orthogonal")
+
+
+# ----- data-parallel hooks (fastmlp/distributed.py drives them; here without MPI) ------------------
+CPU_BACKENDS = [b for b in ("numpy", "numba", "cython") if backends.is_available(b)]
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_a_dense_layer_on_rows_3_onwards_of_a_batch_gives_those_rows(backend):
+    """mask_row0 = 3: the rows' forward, masks and input gradient are rows 3.. of the whole
+    batch's; their dW and the first rows' add up to the whole batch's."""
+    rng = np.random.default_rng(0)
+    X, dy = rng.normal(size=(9, 6)), rng.normal(size=(9, 5))
+    layer = Dense(6, 5, "relu", keep_prob=0.6, dtype=np.float64, rng=rng)
+    whole = layer._train_forward(X, 1234, backend).copy()
+    dx_whole = layer._train_backward(dy, True, backend).copy()
+    dW_whole = layer.W.grad.copy()
+    head = [layer._train_forward(X[:3], 1234, backend).copy(), layer._train_backward(dy[:3], True, backend).copy()]
+    dW_head = layer.W.grad.copy()
+    layer.mask_row0 = 3
+    tail = layer._train_forward(X[3:], 1234, backend)
+    np.testing.assert_array_equal(tail == 0, whole[3:] == 0)  # the same units dropped (and off)
+    np.testing.assert_allclose(tail, whole[3:], rtol=1e-12)
+    np.testing.assert_allclose(head[0], whole[:3], rtol=1e-12)
+    np.testing.assert_allclose(layer._train_backward(dy[3:], True, backend), dx_whole[3:], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(head[1], dx_whole[:3], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dW_head + layer.W.grad, dW_whole, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("keep_prob", [0.5, 1.0])
+def test_a_dropout_layer_on_rows_3_onwards_of_a_batch_gives_those_rows(keep_prob):
+    X = np.random.default_rng(1).normal(size=(7, 4))
+    layer = Dropout(keep_prob)
+    whole = layer.forward(X, True, 99)
+    layer.mask_row0 = 3
+    np.testing.assert_array_equal(layer.forward(X[3:], True, 99), whole[3:])
+    np.testing.assert_array_equal(layer.backward(np.ones((4, 4))), whole[3:] / np.where(X[3:] == 0, 1, X[3:]))
+
+
+class TwoRanks:
+    """BatchNorm's ``sync`` as the other rank of two would make it: adds the other half's sums
+    (count and Σx, then Σ(x − mean)², then Σdy and Σdy·x̂), computed from the whole batch."""
+
+    def __init__(self, X_other, dy_other, X_all, eps=1e-5):
+        self.X_other, self.dy_other, self.calls = X_other, dy_other, 0
+        self.mean, self.inv_std = X_all.mean(axis=0), 1 / np.sqrt(X_all.var(axis=0) + eps)
+
+    def __call__(self, values):
+        self.calls += 1
+        n = self.X_other.shape[1]
+        if self.calls == 1:
+            values[:n] += self.X_other.sum(axis=0)
+            values[n] += self.X_other.shape[0]
+        elif self.calls == 2:
+            values += ((self.X_other - self.mean) ** 2).sum(axis=0)
+        else:
+            xhat = (self.X_other - self.mean) * self.inv_std
+            values[:n] += self.dy_other.sum(axis=0)
+            values[n:] += (self.dy_other * xhat).sum(axis=0)
+
+
+@pytest.mark.parametrize("rows", [0, 4, 10])
+def test_synchronized_batchnorm_is_the_whole_batch_s(rows):
+    """Rows 0..rows of a 10-row batch on this rank, the rest on the other: the output and dx are
+    those rows of the one-process op's, dgamma/dbeta this rank's part, running statistics equal.
+    rows = 0 is a rank without rows in the step (idle_forward)."""
+    rng = np.random.default_rng(2)
+    X, dy = rng.normal(2.0, 3.0, size=(10, 4)), rng.normal(size=(10, 4))
+    one, synced = BatchNorm(4, dtype=np.float64), BatchNorm(4, dtype=np.float64)
+    y_all = one.forward(X, True)
+    dx_all = one.backward(dy)
+    synced.sync = TwoRanks(X[rows:], dy[rows:], X)
+    if rows == 0:
+        synced.idle_forward()
+    else:
+        np.testing.assert_allclose(synced.forward(X[:rows], True), y_all[:rows], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(synced.backward(dy[:rows]), dx_all[:rows], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(synced.beta.grad, dy[:rows].sum(axis=0), rtol=1e-12)
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_allclose(synced.buffers[name], one.buffers[name], rtol=1e-12)
+    if rows == 10:  # one rank holds it all: the one-process gradients
+        np.testing.assert_allclose(synced.gamma.grad, one.gamma.grad, rtol=1e-10)
+
+
+def test_synchronized_batchnorm_refuses_a_global_batch_of_one_row():
+    layer = BatchNorm(3, dtype=np.float64)
+    layer.sync = lambda values: None  # one rank
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        layer.forward(np.ones((1, 3)), True)
+
+
+def test_copies_leave_a_data_parallel_run_s_bindings_behind():
+    import pickle
+
+    net = fastmlp.MLP([4, 3, 2], keep_prob=0.5, batchnorm=True, seed=0)
+    for layer in net.layers:
+        layer.mask_row0 = 7
+        if isinstance(layer, BatchNorm):
+            layer.sync = print  # anything, even unpicklable bindings
+    for copy in (net.copy(), pickle.loads(pickle.dumps(net))):
+        assert all(layer.mask_row0 == 0 for layer in copy.layers)
+        assert all(getattr(layer, "sync", None) is None for layer in copy.layers)
