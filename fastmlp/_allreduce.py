@@ -80,9 +80,9 @@ class Collectives:
     def _plan(self, model: Any) -> list[tuple[str, int]]:
         """The step's collectives in call order: ("stats", size) or ("bucket", index)."""
         plan: list[tuple[str, int]] = []
-        norms = [(i, layer) for i, layer in enumerate(model.layers) if isinstance(layer, BatchNorm)]
-        for _, layer in norms:
-            plan += [("stats", layer.n + 2), ("stats", layer.n + 1)]
+        for layer in model.layers:
+            if isinstance(layer, BatchNorm):
+                plan += [("stats", layer.n + 2), ("stats", layer.n + 1)]
         first = min(i for i, layer in enumerate(model.layers) if layer.params)
         posted = 0
         for i in range(len(model.layers) - 1, first - 1, -1):
@@ -100,13 +100,18 @@ class Collectives:
         """Sum ``values`` (float64, 1-D) over the ranks, in place (batch norm's statistics)."""
         kind, size = self.plan[self.at]
         assert kind == "stats" and size == values.size + 1, "batch-norm collectives out of their planned order"
-        self.at += 1
-        buf = self.scratch[size]
-        buf[:-1], buf[-1] = values, 0.0
-        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
+        buf = self._stats(values, 0.0)
         values[:] = buf[:-1]
         if buf[-1]:
             raise PeerFailed
+
+    def _stats(self, values: Any, flag: float) -> np.ndarray:
+        """The plan's next collective, batch-norm statistics: ``[values..., flag]`` summed."""
+        buf = self.scratch[self.plan[self.at][1]]
+        self.at += 1
+        buf[:-1], buf[-1] = values, flag
+        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
+        return buf
 
     def layer_done(self, index: int) -> None:
         """The backward pass finished layer ``index``: start the buckets it completes."""
@@ -127,19 +132,16 @@ class Collectives:
 
     def abandon(self, failed: bool) -> None:
         """The rest of the step's collectives with nothing of this rank's in them (an idle rank:
-        no rows in this batch; or a failure here or elsewhere: ``failed`` flags it)."""
+        no rows in this batch; or a failure here or elsewhere: ``failed`` flags it); the caller
+        then waits for them with :meth:`finish`, as after a normal step."""
         flag = 1.0 if failed else 0.0
         while self.at < len(self.plan):
             kind, arg = self.plan[self.at]
             if kind == "stats":
-                self.at += 1
-                buf = self.scratch[arg]
-                buf[:-1], buf[-1] = 0.0, flag
-                self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self.MPI.SUM)
+                self._stats(0.0, flag)
             else:
                 self.flat[self.buckets[arg].start : self.buckets[arg].stop] = 0
                 self._post(arg, flag)
-        self.finish()
 
     def finish(self) -> bool:
         """Wait for the buckets; True if any rank flagged a failure."""

@@ -52,6 +52,7 @@ def batch_owners(n: int, batch_size: int, size: int) -> np.ndarray:
 
 @dataclass
 class _EpochSteps:
+    owners: np.ndarray  # the rank that trains on each position of the epoch's order
     rows: np.ndarray  # global row ids this rank trains on, in step order
     counts: np.ndarray  # rows of this rank per step
     starts: np.ndarray  # index of this rank's first row within each global batch
@@ -81,7 +82,7 @@ def epoch_steps(order: np.ndarray, batch_size: int, size: int, rank: int) -> _Ep
     counts = np.bincount(np.flatnonzero(mine) // batch_size, minlength=steps)
     q, rem = batch_rows // size, batch_rows % size
     starts = rank * q + np.minimum(rank, rem)
-    return _EpochSteps(order[mine], counts, starts, batch_rows)
+    return _EpochSteps(owners, order[mine], counts, starts, batch_rows)
 
 
 class Rows:
@@ -97,28 +98,28 @@ class Rows:
         else:
             self.n = X.shape[0]
 
-    def take(self, order: np.ndarray, steps: _EpochSteps, batch_size: int) -> tuple[np.ndarray, np.ndarray, Any]:
-        """(X, targets, row ids): with the whole data, X and targets themselves and the global
-        rows of ``steps.rows`` (each step gathers its own: an epoch-sized copy would be allocated
-        and faulted in afresh every epoch); sharded, this epoch's rows, received in step order,
-        and None."""
+    def take(self, order: np.ndarray, steps: _EpochSteps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(X, targets, ids): ``X[ids]`` are the rows of ``steps.rows`` in step order. With the
+        whole data, X and targets themselves (each step gathers its own rows: an epoch-sized copy
+        would be allocated and faulted in afresh every epoch); sharded, this epoch's rows as
+        received from the ranks that hold them, grouped by sender."""
         if not self.sharded:
             return self.X, self.targets, steps.rows
         comm, rank, size = self.comm, self.comm.Get_rank(), self.comm.Get_size()
-        owners = batch_owners(order.shape[0], batch_size, size)  # who trains on each position
+        owners = steps.owners
         holders = np.searchsorted(self.offsets, order, side="right") - 1  # whose shard holds it
         sent = np.flatnonzero(holders == rank)
         sent = sent[np.argsort(owners[sent], kind="stable")]
         send_counts = np.bincount(owners[sent], minlength=size)
         local = order[sent] - self.offsets[rank]
-        wanted = np.flatnonzero(owners == rank)
-        by_holder = np.argsort(holders[wanted], kind="stable")
-        recv_counts = np.bincount(holders[wanted], minlength=size)
+        wanted = holders[owners == rank]
+        by_holder = np.argsort(wanted, kind="stable")  # received row i is this rank's row by_holder[i]
+        recv_counts = np.bincount(wanted, minlength=size)
         X = _exchange(comm, self.X[local], send_counts, recv_counts)
-        t = _exchange(comm, self.targets[local], send_counts, recv_counts)
-        X_rows, t_rows = np.empty_like(X), np.empty_like(t)
-        X_rows[by_holder], t_rows[by_holder] = X, t
-        return X_rows, t_rows, None
+        targets = _exchange(comm, self.targets[local], send_counts, recv_counts)
+        ids = np.empty_like(by_holder)
+        ids[by_holder] = np.arange(by_holder.size)
+        return X, targets, ids
 
 
 def _exchange(comm: Any, send: np.ndarray, send_counts: np.ndarray, recv_counts: np.ndarray) -> np.ndarray:

@@ -70,10 +70,8 @@ class GradientSync:
 
 def _as_sync(comm: Any) -> GradientSync:
     sync = comm if isinstance(comm, GradientSync) else GradientSync(comm)
-    if not (hasattr(sync.comm, "Allreduce") and hasattr(sync.comm, "Get_rank")):  # before MPI starts
-        raise TypeError(f"comm must be an mpi4py communicator (e.g. MPI.COMM_WORLD), got {type(sync.comm).__name__}")
-    MPI = mpi()
-    if not isinstance(sync.comm, MPI.Comm) or sync.comm == MPI.COMM_NULL:
+    # anything without Allreduce is refused before mpi() starts MPI
+    if not hasattr(sync.comm, "Allreduce") or not isinstance(sync.comm, mpi().Comm) or sync.comm == mpi().COMM_NULL:
         raise TypeError(f"comm must be an mpi4py communicator (e.g. MPI.COMM_WORLD), got {type(sync.comm).__name__}")
     if not (isinstance(sync.bucket_mb, (int, float)) and np.isfinite(sync.bucket_mb) and sync.bucket_mb > 0):
         raise ValueError(f"bucket_mb must be a positive number, got {sync.bucket_mb!r}")
@@ -109,6 +107,22 @@ def raise_agreed(comm: Any, local: BaseException | None, what: str) -> None:
 
     cls = TrainingDiverged if kind == "TrainingDiverged" else _KNOWN_ERRORS.get(kind, DistributedError)
     raise cls(text) from local
+
+
+def any_rank(comm: Any, flag: bool) -> bool:
+    """Collective: whether ``flag`` is True on some rank.
+
+    Parameters
+    ----------
+    comm : mpi4py communicator
+    flag : bool
+        This rank's.
+
+    Returns
+    -------
+    bool
+    """
+    return bool(comm.allreduce(bool(flag), op=mpi().LOR))
 
 
 def agree(comm: Any, what: str, fn: Any, *args: Any) -> Any:
@@ -243,21 +257,17 @@ class DataParallel:
         try:
             if X.shape[0]:
                 self._local_gradients(X, targets, row0, batch_rows, record)
-                failed = coll.finish()
             else:  # no rows of this batch here: the others' statistics and gradients only
                 for layer in model.layers:
                     if isinstance(layer, BatchNorm):
                         layer.idle_forward()
                 coll.abandon(False)
-                failed = coll.finish()
         except PeerFailed:
             coll.abandon(False)
-            failed = True
         except Exception as exc:
             error = exc
             coll.abandon(True)
-            failed = True
-        if failed:
+        if coll.finish() or error is not None:
             raise_agreed(self.comm, error, f"training step {model.steps}")
         loss = float(coll.flat[coll.loss_slot])
         if not np.isfinite(loss):
@@ -336,10 +346,6 @@ class DataParallel:
         metric = "accuracy" if model.loss.kind != "regression" else "r2"
         return {"loss": float(total[0] / tally.stats[0]), metric: tally.accuracy()}
 
-    def any_rank(self, flag: bool) -> bool:
-        """Collective: whether ``flag`` is True on some rank."""
-        return bool(self.comm.allreduce(bool(flag), op=mpi().LOR))
-
 
 class Epochs:
     """``Sequential.fit``'s epochs across the ranks of ``comm`` (its ``comm=`` path): the data
@@ -349,7 +355,7 @@ class Epochs:
     def __init__(self, model: Any, data: tuple, comm: Any, options: tuple, optimizer: Any) -> None:
         sync = _as_sync(comm)
         self.model, self.comm, self.optimizer = model, sync.comm, optimizer
-        self.batch_size, self.shuffle, self.evaluate_train, early_stopping = options
+        self.batch_size, self.shuffle, self.evaluate_train = options
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         self.prints = self.rank == 0
         broadcast_parameters(model, self.comm)
@@ -359,15 +365,13 @@ class Epochs:
         train, validation = agree(self.comm, "fit's data", self._data, X, y, validation_data, split)
         if not self.sharded:  # before anything a rank could raise alone
             self._check_same_data(train, validation)
-        if self._any_rank(validation is not None):
+        if any_rank(self.comm, validation is not None):
             validation = self._empty_part() if validation is None else validation  # sharded: a rank without
         elif split:  # the last rows of the global data (in sharded mode this takes a collective)
             keep = self._training_rows(train[0].shape[0], float(split))
             X, targets = train
             train, validation = (X[:keep], targets[:keep]), (X[keep:], targets[keep:])
-        if early_stopping is not None and validation is None:
-            raise ValueError("early_stopping needs validation_data or validation_split")
-        self.validation = validation
+        self.validation, self.validates = validation, validation is not None
         self.rows = Rows(self.comm, train[0], train[1], self.sharded)
         self.n_rows = self.rows.n
         if self.n_rows == 0:
@@ -393,10 +397,11 @@ class Epochs:
         split = float(split)
         if not 0.0 <= split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {split}")
-        empty = self.sharded and len(X) == 0  # a rank may hold no rows of a sharded data set
-        train = self._empty_part() if empty else (model._inputs(np.asarray(X)), None)
-        if not empty:
-            train = (train[0], model._targets(y, train[0].shape[0]))
+        if self.sharded and len(X) == 0:  # a rank may hold no rows of a sharded data set
+            train = self._empty_part()
+        else:
+            X = model._inputs(np.asarray(X))
+            train = (X, model._targets(y, X.shape[0]))
         validation = None
         if validation_data is not None:
             pair = isinstance(validation_data, tuple | list) and len(validation_data) == 2
@@ -416,22 +421,15 @@ class Epochs:
             return X, np.empty(0, np.int64)
         return X, np.empty((0, model.n_outputs), model.dtype)
 
-    def _any_rank(self, flag: bool) -> bool:
-        return bool(self.comm.allreduce(bool(flag), op=mpi().LOR))
-
     def _training_rows(self, n_local: int, split: float) -> int:
         """Rows of this rank's data before the held-out LAST ``split`` of the global data."""
+        from .model import held_out_rows
+
         if not self.sharded:
-            n_val = max(1, round(split * n_local))
-            if n_val >= n_local:
-                raise ValueError("validation_split leaves no training rows")
-            return n_local - n_val
+            return n_local - held_out_rows(n_local, split)
         sizes = self.comm.allgather(n_local)
         total, offset = sum(sizes), sum(sizes[: self.rank])
-        n_val = max(1, round(split * total))
-        if n_val >= total:
-            raise ValueError("validation_split leaves no training rows")
-        return int(min(n_local, max(0, total - n_val - offset)))
+        return int(min(n_local, max(0, total - held_out_rows(total, split) - offset)))
 
     def _check_same_data(self, train: tuple, validation: tuple | None) -> None:
         """Without ``sharded``, every rank must hold the same data: compared by checksum."""
@@ -460,12 +458,12 @@ class Epochs:
         n, batch = self.n_rows, self.batch_size
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         steps = epoch_steps(order, batch, self.size, self.rank)
-        X, targets, ids = self.rows.take(order, steps, batch)
+        X, targets, ids = self.rows.take(order, steps)
         record.reset()
         total, at = 0.0, 0
         for k in range(steps.counts.size):
             rows, batch_rows = int(steps.counts[k]), int(steps.batch_rows[k])
-            part = slice(at, at + rows) if ids is None else ids[at : at + rows]
+            part = ids[at : at + rows]
             total += self.trainer.step(X[part], targets[part], int(steps.starts[k]), batch_rows, record) * batch_rows
             at += rows
         self.trainer.merge_record(record)
@@ -475,13 +473,9 @@ class Epochs:
         """The steps' running accuracy over all ranks, or measured on all training rows."""
         if not self.evaluate_train:
             return record.accuracy()
-        result = self.trainer.evaluate(*self.own)
-        if not np.isfinite(result["loss"]):
-            from .model import TrainingDiverged
-
-            what = f"after epoch {epoch + 1} the loss on the training data is {result['loss']}"
-            raise TrainingDiverged(self.model._diverged_message(what, optimizer))
-        return result.get("accuracy", result.get("r2", float("nan")))
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = self.trainer.evaluate(*self.own)
+        return self.model._training_accuracy(result, epoch, optimizer)
 
     def validate(self) -> dict[str, float] | None:
         """Loss and accuracy on the validation rows of all ranks."""
@@ -490,7 +484,7 @@ class Epochs:
     def callbacks_stop(self, callbacks: Any, epoch: int, history: Any) -> bool:
         """Callbacks run on every rank; training stops if one asks on any rank."""
         asked = agree(self.comm, "callback", lambda: any(bool(cb(epoch, history, self.model)) for cb in callbacks))
-        return self.trainer.any_rank(bool(asked))
+        return any_rank(self.comm, bool(asked))
 
     def finish(self) -> None:
         """The ranks' parameters must be identical after fit."""

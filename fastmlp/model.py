@@ -32,6 +32,29 @@ def fan_in(layer: Layer) -> int | None:
     return None if width is None else int(width)
 
 
+def held_out_rows(n: int, split: float) -> int:
+    """Rows a ``validation_split`` of ``split`` holds out of ``n`` (at least one; the LAST rows).
+
+    Parameters
+    ----------
+    n : int
+    split : float in [0, 1)
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        No training rows would be left.
+    """
+    n_val = max(1, round(split * n))
+    if n_val >= n:
+        raise ValueError("validation_split leaves no training rows")
+    return n_val
+
+
 class TrainingDiverged(FloatingPointError):
     """The loss became NaN or infinite: the learning rate is probably too high."""
 
@@ -124,6 +147,7 @@ class _LocalEpochs:
         self.batch_size, self.window, self.shuffle, self.evaluate_train = options
         self.streamed = isinstance(X, _stream.RowChunks)
         self.n_rows = X.n_rows if self.streamed else X.shape[0]
+        self.validates = validation_data is not None
         self.rng = np.random.default_rng([model.seed, 0xF17])
 
     def __enter__(self) -> _LocalEpochs:
@@ -635,18 +659,17 @@ class Sequential:
         chunk_rows = chk.integer(chunk_rows, "chunk_rows", 1)
         if early_stopping is not None:
             early_stopping = chk.integer(early_stopping, "early_stopping", 1)
-            if validation_data is None and not validation_split and comm is None:  # comm: ranks agree on it
-                raise ValueError("early_stopping needs validation_data or validation_split")
         runner: Any
         if comm is not None:
             from . import distributed
 
             data = (X, y, validation_data, validation_split, sharded)
-            options = (batch_size, shuffle, evaluate_train, early_stopping)
-            runner = distributed.Epochs(self, data, comm, options, optimizer)
+            runner = distributed.Epochs(self, data, comm, (batch_size, shuffle, evaluate_train), optimizer)
         else:
             X, y_all, validation_data = self._fit_data(X, y, validation_data, validation_split, chunk_rows)
             runner = _LocalEpochs(self, X, y_all, validation_data, (batch_size, window, shuffle, evaluate_train))
+        if early_stopping is not None and not runner.validates:  # under comm, the ranks agree on it
+            raise ValueError("early_stopping needs validation_data or validation_split")
         history = History()
         best = _BestEpoch(early_stopping)
         # small products: one BLAS thread (a second one does not pay there, and stalls on a busy machine)
@@ -685,9 +708,7 @@ class Sequential:
         X = self._inputs(X)
         y_all = self._targets(y, X.shape[0])
         if validation_data is None and split > 0:
-            n_val = max(1, round(split * X.shape[0]))
-            if n_val >= X.shape[0]:
-                raise ValueError("validation_split leaves no training rows")
+            n_val = held_out_rows(X.shape[0], split)
             return X[:-n_val], y_all[:-n_val], (X[-n_val:], y_all[-n_val:])
         if validation_data is not None:  # validated before any step changes the model
             validation_data = self._validation_pair(validation_data, chunk_rows)
@@ -705,9 +726,7 @@ class Sequential:
     def _streamed_fit_data(self, X: Any, y: Any, validation_data: Any, split: float, chunk_rows: int) -> tuple:
         source = _stream.RowChunks(X, y, chunk_rows, self.n_inputs)
         if validation_data is None and split > 0:
-            n_val = max(1, round(split * source.n_rows))
-            if n_val >= source.n_rows:
-                raise ValueError("validation_split leaves no training rows")
+            n_val = held_out_rows(source.n_rows, split)
             source, held_out = source.head_tail(n_val)
             return source, None, (held_out, None)
         if validation_data is not None:
@@ -799,6 +818,11 @@ class Sequential:
         """Accuracy (R² for regression) of the model on the whole training set, after an epoch."""
         with np.errstate(over="ignore", invalid="ignore"):
             train_eval = self.evaluate(X, targets)
+        return self._training_accuracy(train_eval, epoch, optimizer)
+
+    def _training_accuracy(self, train_eval: dict[str, float], epoch: int, optimizer: Any) -> float:
+        """The accuracy (R²) of an evaluation of the training set; a non-finite loss there means
+        the epoch diverged."""
         if not np.isfinite(train_eval["loss"]):
             what = f"after epoch {epoch + 1} the loss on the training data is {train_eval['loss']}"
             raise TrainingDiverged(self._diverged_message(what, optimizer))

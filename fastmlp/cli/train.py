@@ -172,11 +172,12 @@ def run_distributed(args: argparse.Namespace, parser: argparse.ArgumentParser) -
     dict
         ``run``'s summary, with ``rank`` and ``ranks``.
     """
+    from ..distributed import mpi
+
     try:
-        from mpi4py import MPI
-    except ImportError:
-        parser.error("--distributed needs mpi4py and an MPI: pip install 'fastmlp[distributed]'")
-    comm = MPI.COMM_WORLD
+        comm = mpi().COMM_WORLD
+    except ImportError as exc:
+        parser.error(f"--distributed: {exc}")
     rank = comm.Get_rank()
     if rank != 0:
         args.quiet = True

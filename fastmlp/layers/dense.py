@@ -267,8 +267,8 @@ class Dense(Layer):
         assert ws is not None
         args = (self.activation, 1.0, seed, self.stream, self.alpha)
         self._active = forward(x, self.W.value, self.b.value, *args, out=ws["out"], pre=self._pre)
-        start = self.mask_row0 * self._n_out
-        self._out = ops.dropout_forward(self._active, self.keep_prob, seed, self.stream, start=start, backend=backend)
+        mask = kernel("dropout_forward", backend)  # the driver: the layer's own buffer and options
+        self._out = mask(self._active, self.keep_prob, seed, self.stream, start=self.mask_row0 * self._n_out)
         return self._out
 
     def _row_keyed_backward(
@@ -276,8 +276,8 @@ class Dense(Layer):
     ) -> np.ndarray | None:
         """backward of :meth:`_row_keyed_forward`: the mask on dy, then the activation's backward
         from the unmasked output."""
-        start = self.mask_row0 * self._n_out
-        dy = ops.dropout_backward(dy, self.keep_prob, self._seed, self.stream, start=start, backend=backend)
+        mask = kernel("dropout_backward", backend)
+        dy = mask(dy, self.keep_prob, self._seed, self.stream, start=self.mask_row0 * self._n_out)
         args = (self.activation, 1.0, self._seed, self.stream, self.alpha)
         dx, dW, db = backward(
             dy, self._x, self.W.value, self._active, *args, need_dx=need_dx, grads=grads, pre=self._pre

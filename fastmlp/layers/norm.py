@@ -151,7 +151,8 @@ class BatchNorm(Layer):
         self._mean = mean.astype(x.dtype)
         self._inv_std = (1 / np.sqrt(var + self.eps)).astype(x.dtype)
         self._rows = rows
-        return self.gamma.value * ((x - self._mean) * self._inv_std) + self.beta.value
+        self._xhat = (x - self._mean) * self._inv_std  # the backward's too
+        return self.gamma.value * self._xhat + self.beta.value
 
     def idle_forward(self) -> None:
         """A synchronized training forward with no rows of this rank's (its batch share is
@@ -161,8 +162,7 @@ class BatchNorm(Layer):
     def _synced_backward(self, dy: np.ndarray) -> np.ndarray:
         """dx through the global batch's statistics (Σdy and Σdy·x̂ summed over the ranks);
         dgamma and dbeta are this rank's parts (the gradient sum adds the others')."""
-        n, x = self.n, self._x
-        xhat = (x - self._mean) * self._inv_std
+        n, xhat = self.n, self._xhat
         sums = np.empty(2 * n)
         sums[:n] = dy.sum(axis=0, dtype=np.float64)
         sums[n:] = (dy * xhat).sum(axis=0, dtype=np.float64)

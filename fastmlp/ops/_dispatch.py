@@ -3,10 +3,11 @@
 The contract (what ``fastmlp.ops`` passes): the reference's positional arguments, plus the op's
 buffer keywords as declared with :func:`buffers` on its door — ``out=`` (a result buffer),
 ``need_dx=``/``grads=`` (a dense backward's skipped GEMM and gradient buffers), ``pre=`` (the
-dense layer's pre-activation, written by the forward, read by the backward). A driver that lacks
-one is wrapped, once, on its first use: ``out``/``grads`` are honoured by copying its fresh
-results, ``need_dx`` by dropping dx, and a call with ``pre`` (activations whose derivative the
-output does not give) runs the reference driver, which takes it. Doors then call every driver
+dense layer's pre-activation, written by the forward, read by the backward), ``start=`` (the
+dropout ops' counter offset). A driver that lacks one is wrapped, once, on its first use:
+``out``/``grads`` are honoured by copying its fresh results, ``need_dx`` by dropping dx, and a
+call with ``pre`` (activations whose derivative the output does not give) or a nonzero ``start``
+runs the reference driver, which takes them. Doors then call every driver
 the same way; nothing is inspected on the call path.
 """
 
@@ -73,6 +74,10 @@ def _adapt(op: str, fn: Callable[..., Any]) -> Callable[..., Any]:
             if keywords.get("pre") is not None:
                 return reference(*args, **keywords)
             keywords.pop("pre", None)
+        if "start" in missing:
+            if keywords.get("start"):
+                return reference(*args, **keywords)
+            keywords.pop("start", None)
         out = keywords.pop("out", None) if "out" in missing else None
         need_dx = keywords.pop("need_dx", True) if "need_dx" in missing else None
         grads = keywords.pop("grads", None) if "grads" in missing else None

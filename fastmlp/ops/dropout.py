@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .. import backends
 from . import _checks as chk
-from ._dispatch import _takes, kernel
+from ._dispatch import buffers, kernel
 from .dense import _affine_args, _backward_args
 
 MAX_ELEMENTS = 2**48
 # Largest counter offset + 1: start + size then stays below 2**63, the compiled kernels' int64 index.
 MAX_START = 2**62
-
-_takes_start: dict[Callable[..., Any], bool] = {}
 
 
 def _shape(shape: Any) -> tuple[int, ...]:
@@ -38,15 +34,6 @@ def _start(start: Any) -> int:
     return chk.integer(start, "start", 0, MAX_START)
 
 
-def _offset_driver(op: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` when it takes ``start=``, else the reference driver (a third-party backend written
-    before the keyword existed); start = 0 calls ``fn`` without the keyword and never comes here."""
-    takes = _takes_start.get(fn)
-    if takes is None:
-        takes = _takes_start[fn] = "start" in _takes(fn)
-    return fn if takes else backends.kernel(op, backends.REFERENCE)
-
-
 def _float_dtype(dtype: Any) -> np.dtype:
     dt = np.dtype(dtype)
     if dt.char not in chk.FLOAT_CHARS:
@@ -54,6 +41,7 @@ def _float_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
+@buffers("start")
 def dropout_mask(
     shape: Any,
     keep_prob: float,
@@ -101,13 +89,10 @@ def dropout_mask(
     shape = _shape(shape)
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
-    start = _start(start)
-    fn = kernel("dropout_mask", backend)
-    if start:
-        return _offset_driver("dropout_mask", fn)(shape, p, seed, stream, _float_dtype(dtype), start=start)
-    return fn(shape, p, seed, stream, _float_dtype(dtype))
+    return kernel("dropout_mask", backend)(shape, p, seed, stream, _float_dtype(dtype), start=_start(start))
 
 
+@buffers("start")
 def dropout_forward(
     x: Any, keep_prob: float, seed: int, stream: int = 0, *, backend: str | None = None, start: int = 0
 ) -> np.ndarray:
@@ -149,13 +134,10 @@ def dropout_forward(
     x = chk.contiguous(x)
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
-    start = _start(start)
-    fn = kernel("dropout_forward", backend, x)
-    if start:
-        return _offset_driver("dropout_forward", fn)(x, p, seed, stream, start=start)
-    return fn(x, p, seed, stream)
+    return kernel("dropout_forward", backend, x)(x, p, seed, stream, start=_start(start))
 
 
+@buffers("start")
 def dropout_backward(
     dy: Any, keep_prob: float, seed: int, stream: int = 0, *, backend: str | None = None, start: int = 0
 ) -> np.ndarray:
@@ -193,11 +175,7 @@ def dropout_backward(
     dy = chk.contiguous(dy)
     p = chk.keep_prob(keep_prob)
     seed, stream = chk.seed_stream(seed, stream)
-    start = _start(start)
-    fn = kernel("dropout_backward", backend, dy)
-    if start:
-        return _offset_driver("dropout_backward", fn)(dy, p, seed, stream, start=start)
-    return fn(dy, p, seed, stream)
+    return kernel("dropout_backward", backend, dy)(dy, p, seed, stream, start=_start(start))
 
 
 def dropconnect_forward(
