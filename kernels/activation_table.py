@@ -157,13 +157,40 @@ def softplus_df(z, alpha):
     return _sigmoid(z)
 
 
+# Mish through one exponential: tanh(softplus(z)) = ((1 + e^z)^2 - 1) / ((1 + e^z)^2 + 1), in
+# t = e^-|z| so nothing overflows: (t^2 + 2t) / (t^2 + 2t + 2) for z <= 0, (1 + 2t) / (1 + 2t + 2t^2)
+# for z > 0 (the same fraction times t^2 / t^2). No log1p and tanh after exp: fewer roundings and
+# about a third of the work.
+
+
+@_helper
+def _mish_num(z):
+    t = math.exp(-abs(z))
+    return t * (t + 2.0) if z <= 0.0 else 1.0 + 2.0 * t
+
+
+@_helper
+def _mish_den(z):
+    t = math.exp(-abs(z))
+    return t * (t + 2.0) + 2.0 if z <= 0.0 else 1.0 + 2.0 * t + 2.0 * t * t
+
+
+@_helper
+def _mish_gap(z):
+    """den - num, exactly (subtracting would cancel for large z)."""
+    t = math.exp(-abs(z))
+    return 2.0 if z <= 0.0 else 2.0 * t * t
+
+
 def mish_f(z, alpha):
-    return z * math.tanh(_softplus(z))
+    return z * (_mish_num(z) / _mish_den(z))
 
 
 def mish_df(z, alpha):
-    t = math.tanh(_softplus(z))
-    return t + z * _sigmoid(z) * (1.0 - t * t)
+    # f' = T + z sigmoid(z) (1 - T^2), T = num / den, 1 - T^2 = (den - num)(den + num) / den^2
+    num = _mish_num(z)
+    den = _mish_den(z)
+    return num / den + z * _sigmoid(z) * (_mish_gap(z) * (den + num) / (den * den))
 
 
 @dataclass(frozen=True)
@@ -185,6 +212,10 @@ class Activation:
     def from_output(self):
         """Whether f' is exactly recoverable from f's output."""
         return self.df_out is not None
+
+    def calls(self, name):
+        """Whether the row's functions, or the helpers they call, use ``math.<name>``."""
+        return any(_calls(fn, name) for fn in (self.f, self.df, self.df_out) if fn is not None)
 
     @property
     def code(self):
@@ -217,6 +248,13 @@ BY_NAME = {row.name: row for row in ACTIVATIONS}
 NAMES = tuple(CODES)
 
 
+def _calls(fn, name):
+    names = fn.__code__.co_names  # ``math.erf(...)`` names "math" and "erf"
+    if "math" in names and name in names:
+        return True
+    return any(_calls(_HELPERS[n], name) for n in names if n in _HELPERS)
+
+
 def helpers():
     """The shared helper functions rows may call, by name (compilers compile these first)."""
     return dict(_HELPERS)
@@ -225,21 +263,32 @@ def helpers():
 def compiled(jit, math_module=None):
     """Every row's ``(f, df, df_out)`` compiled by ``jit`` (``numba.njit`` or ``cuda.jit(device=True)``),
     their helper calls bound to compiled helpers; df_out is None where the output does not give f'.
-    ``math_module``, if given, is what the rows' ``math.`` resolves to (a backend's own exp, ...).
+    ``math_module``, if given, is what the rows' ``math.`` resolves to (a backend's own exp, ...),
+    or a function of the row returning it (a backend choosing its math per row).
 
     Numba resolves a function's globals when it compiles it, so each scalar function is rebuilt
     over a namespace whose helper names point at the compiled helpers (the plain ones stay here
     for the reference tests and the C translator)."""
-    namespace = dict(globals())
-    if math_module is not None:
-        namespace["math"] = math_module
-    for name, fn in helpers().items():
-        namespace[name] = jit(_rebound(fn, namespace))
+    by_module = {}  # id(math module) -> namespace with compiled helpers, built once per module
 
-    def one(fn):
+    def namespace_for(row):
+        module = math_module(row) if callable(math_module) else math_module
+        if id(module) not in by_module:
+            namespace = by_module[id(module)] = dict(globals())
+            if module is not None:
+                namespace["math"] = module
+            for name, fn in helpers().items():
+                namespace[name] = jit(_rebound(fn, namespace))
+        return by_module[id(module)]
+
+    def one(fn, namespace):
         return None if fn is None else jit(_rebound(fn, namespace))
 
-    return {row.name: (one(row.f), one(row.df), one(row.df_out)) for row in ACTIVATIONS}
+    def three(row):
+        namespace = namespace_for(row)
+        return one(row.f, namespace), one(row.df, namespace), one(row.df_out, namespace)
+
+    return {row.name: three(row) for row in ACTIVATIONS}
 
 
 def _rebound(fn, namespace):

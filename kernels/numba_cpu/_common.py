@@ -191,7 +191,7 @@ def span(c, n, nch, align):
 
 
 @intrinsic
-def _pow2(typingctx, k):  # pragma: no cover - code generation runs at compile time only
+def pow2(typingctx, k):  # pragma: no cover - code generation runs at compile time only
     """2.0**k for a float holding an integer k with k + bias in the normal exponent range."""
     if k == types.float32:
         ity, bias, shift, fty = ir.IntType(32), 127, 23, ir.FloatType()
@@ -220,15 +220,15 @@ def _exp_parts_f32(x):  # pragma: no cover - compiled
     q = np.float32(1.0 / 6.0) + r * q
     q = np.float32(0.5) + r * q
     q = r + (r * r) * q  # expm1(r)
-    s = _pow2(kf + np.float32(64.0)) * np.float32(5.421010862427522e-20)  # 2^k, 2^-64
+    s = pow2(kf + np.float32(64.0)) * np.float32(5.421010862427522e-20)  # 2^k, 2^-64
     return q, s, np.float32(1.0)
 
 
-def _exp_parts_f64(x):  # pragma: no cover - compiled
-    lo = -746.0
-    xc = x if x > lo else lo
-    kf = np.floor(xc * 1.4426950408889634 + 0.5)
-    r = (xc - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10
+@njit(inline="always", error_model=ERROR_MODEL)
+def reduce_exp_f64(x):  # pragma: no cover - compiled
+    """(k, e^r - 1) with x = k ln2 + r, |r| <= ln2/2 (Cody-Waite), for finite x; k a float."""
+    kf = np.floor(x * 1.4426950408889634 + 0.5)
+    r = (x - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10
     q = 1.0 / 87178291200.0 + r * (1.0 / 1307674368000.0)
     q = 1.0 / 6227020800.0 + r * q
     q = 1.0 / 479001600.0 + r * q
@@ -242,8 +242,13 @@ def _exp_parts_f64(x):  # pragma: no cover - compiled
     q = 1.0 / 24.0 + r * q
     q = 1.0 / 6.0 + r * q
     q = 0.5 + r * q
-    q = r + (r * r) * q
-    s = _pow2(kf + 128.0) * 2.938735877055719e-39  # 2^k, 2^-128
+    return kf, r + (r * r) * q
+
+
+def _exp_parts_f64(x):  # pragma: no cover - compiled
+    lo = -746.0
+    kf, q = reduce_exp_f64(x if x > lo else lo)
+    s = pow2(kf + 128.0) * 2.938735877055719e-39  # 2^k, 2^-128
     return q, s, 1.0
 
 

@@ -10,6 +10,8 @@ Rows whose loops ``activations.py`` writes by hand (HAND_WRITTEN) are left out: 
 loop costs ~0.2 s the first time, and those codes never reach the chain.
 """
 
+import functools
+
 import numpy as np
 from numba import njit
 
@@ -19,7 +21,10 @@ from ._common import ERROR_MODEL, variant
 
 # activations.py has its own vectorised loops for these (its exp is SIMD-friendly, libm's is not)
 HAND_WRITTEN = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
-SCALARS = {name: fns for name, fns in compiled(njit, vector_math.MODULE).items() if name not in HAND_WRITTEN}
+# inlined into every loop that calls them (Numba IR inlining, which LLVM's cost model cannot veto):
+# an out-of-line call per element keeps a loop from vectorising
+_ROW_JIT = functools.partial(njit, inline="always", error_model=ERROR_MODEL)
+SCALARS = {name: fns for name, fns in compiled(_ROW_JIT, vector_math.math_for).items() if name not in HAND_WRITTEN}
 
 
 def _forward_loop(src, out, alpha, bias=None):  # pragma: no cover - compiled per row
