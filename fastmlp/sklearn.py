@@ -311,7 +311,7 @@ class _BaseMLP(BaseEstimator):
         with threads.serial_blas_if_small(self.model_.largest_product(bs)):  # as Sequential.fit
             for _ in range(1 if incremental else self.max_iter):
                 if self.shuffle:  # scikit-learn's shuffle(order, random_state=rs), draw for draw
-                    perm = np.arange(n)  # (called directly: its parameter validation took 1 ms an epoch)
+                    perm = np.arange(n)  # its RandomState called directly: shuffle()'s validation runs per call
                     rs.shuffle(perm)
                     order = order[perm]
                 try:

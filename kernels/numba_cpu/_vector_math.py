@@ -12,7 +12,7 @@ casts; no calls), in double precision like the rows, within a few ulp of libm:
 
 There is no vector erf: a row that calls ``math.erf`` (GELU) gets libm for all of its math
 (:func:`math_for`), since one libm call keeps its loop scalar and a scalar loop runs libm's exp
-faster than the polynomial (benches/NOTES.md change 22).
+faster than the polynomial (benches/NOTES.md changes 22 and 23).
 """
 
 import math
