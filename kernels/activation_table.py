@@ -263,32 +263,21 @@ def helpers():
 def compiled(jit, math_module=None):
     """Every row's ``(f, df, df_out)`` compiled by ``jit`` (``numba.njit`` or ``cuda.jit(device=True)``),
     their helper calls bound to compiled helpers; df_out is None where the output does not give f'.
-    ``math_module``, if given, is what the rows' ``math.`` resolves to (a backend's own exp, ...),
-    or a function of the row returning it (a backend choosing its math per row).
+    ``math_module``, if given, is what the rows' ``math.`` resolves to (a backend's own exp, ...).
 
     Numba resolves a function's globals when it compiles it, so each scalar function is rebuilt
     over a namespace whose helper names point at the compiled helpers (the plain ones stay here
     for the reference tests and the C translator)."""
-    by_module = {}  # id(math module) -> namespace with compiled helpers, built once per module
+    namespace = dict(globals())
+    if math_module is not None:
+        namespace["math"] = math_module
+    for name, fn in helpers().items():
+        namespace[name] = jit(_rebound(fn, namespace))
 
-    def namespace_for(row):
-        module = math_module(row) if callable(math_module) else math_module
-        if id(module) not in by_module:
-            namespace = by_module[id(module)] = dict(globals())
-            if module is not None:
-                namespace["math"] = module
-            for name, fn in helpers().items():
-                namespace[name] = jit(_rebound(fn, namespace))
-        return by_module[id(module)]
-
-    def one(fn, namespace):
+    def one(fn):
         return None if fn is None else jit(_rebound(fn, namespace))
 
-    def three(row):
-        namespace = namespace_for(row)
-        return one(row.f, namespace), one(row.df, namespace), one(row.df_out, namespace)
-
-    return {row.name: three(row) for row in ACTIVATIONS}
+    return {row.name: (one(row.f), one(row.df), one(row.df_out)) for row in ACTIVATIONS}
 
 
 def _rebound(fn, namespace):

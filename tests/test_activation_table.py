@@ -262,12 +262,13 @@ def test_sklearn_adapter_takes_the_new_activations():
 
 
 @pytest.mark.jit_only  # with the JIT off these are libm's own functions
-@pytest.mark.parametrize("name", ["exp", "expm1", "log1p", "tanh"])
+@pytest.mark.parametrize("name", ["exp", "expm1", "log1p", "tanh", "erf"])
 def test_numba_rows_math_matches_libm(name):
     """The math Numba's table loops use (vectorisable, kernels/numba_cpu/_vector_math.py), compiled
     as the loops compile it, against NumPy's over both signs, the ends of the range, tiny and
-    subnormal arguments, log1p's pole and domain edge, and non-finite values: within 3 ulp, with
-    NumPy's NaNs, infinities, zeros and signs."""
+    subnormal arguments, log1p's pole and domain edge, and non-finite values: within 3 ulp (erf,
+    against SciPy's: 4), with NumPy's NaNs, infinities, zeros and signs."""
+    import scipy.special
     from numba import njit
 
     from fastmlp.kernels.numba_cpu import _vector_math as vm
@@ -294,7 +295,7 @@ def test_numba_rows_math_matches_libm(name):
     got = np.empty_like(x)
     apply(x, got)
     with np.errstate(all="ignore"):
-        want = getattr(np, name)(x)
+        want = scipy.special.erf(x) if name == "erf" else getattr(np, name)(x)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
     np.testing.assert_array_equal(got == 0, want == 0)
@@ -302,17 +303,16 @@ def test_numba_rows_math_matches_libm(name):
     np.testing.assert_array_equal(np.signbit(got[number]), np.signbit(want[number]))
     finite = np.isfinite(want) & (want != 0)
     ulps = np.abs(got[finite] - want[finite]) / np.spacing(np.abs(want[finite]))
-    assert ulps.max() <= 3, (x[finite][ulps.argmax()], ulps.max())
+    assert ulps.max() <= (4 if name == "erf" else 3), (x[finite][ulps.argmax()], ulps.max())
 
 
-def test_numba_rows_take_libm_only_with_erf():
-    """A row calling erf compiles against libm (its loop cannot vectorise anyway); the others
-    against the vector math, helpers' calls included (softplus calls exp and log1p through
-    ``_softplus``, Mish exp through ``_mish_num``)."""
+def test_numba_rows_math_is_all_vectorisable():
+    """Every math function a row calls, helpers included, has a vector version in the module the
+    Numba rows compile against (one libm call would keep a row's loop scalar)."""
     from fastmlp.kernels.numba_cpu import _vector_math as vm
 
-    assert table.BY_NAME["gelu"].calls("erf") and vm.math_for(table.BY_NAME["gelu"]) is vm.LIBM
-    assert table.BY_NAME["softplus"].calls("log1p") and table.BY_NAME["mish"].calls("exp")
-    assert not table.BY_NAME["silu"].calls("log1p") and not table.BY_NAME["mish"].calls("erf")
-    for name in ("elu", "gelu_tanh", "silu", "softplus", "mish"):
-        assert vm.math_for(table.BY_NAME[name]) is vm.VECTOR, name
+    for name in ("exp", "expm1", "log1p", "tanh", "erf"):
+        assert getattr(vm.VECTOR, name) is getattr(vm, name)
+    used = {fn for row in table.ACTIVATIONS for fn in ("exp", "expm1", "log1p", "tanh", "erf", "sqrt") if row.calls(fn)}
+    assert used >= {"exp", "expm1", "tanh", "erf", "log1p"}  # the check below is not vacuous
+    assert all(hasattr(vm.VECTOR, fn) for fn in used)

@@ -24,7 +24,7 @@ HAND_WRITTEN = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
 # inlined into every loop that calls them (Numba IR inlining, which LLVM's cost model cannot veto):
 # an out-of-line call per element keeps a loop from vectorising
 _ROW_JIT = functools.partial(njit, inline="always", error_model=ERROR_MODEL)
-SCALARS = {name: fns for name, fns in compiled(_ROW_JIT, vector_math.math_for).items() if name not in HAND_WRITTEN}
+SCALARS = {name: fns for name, fns in compiled(_ROW_JIT, vector_math.VECTOR).items() if name not in HAND_WRITTEN}
 
 
 def _forward_loop(src, out, alpha, bias=None):  # pragma: no cover - compiled per row

@@ -2,17 +2,19 @@
 
 libm's functions are calls LLVM cannot vectorise, so a loop around one runs an element at a
 time. These are written so a loop around them does vectorise (plain arithmetic, selects, bit
-casts; no calls), in double precision like the rows, within a few ulp of libm:
+casts; no calls), in double precision like the rows, within 4 ulp of NumPy's and SciPy's:
 
 - ``exp`` and ``expm1``: ``_common``'s Cody-Waite reduction and polynomial, over the whole range;
 - ``log1p``: exponent and mantissa from the bits, then log(1 + f) = 2 atanh(f / (2 + f)) as a
   series in s = f / (2 + f) (|s| <= 0.172, so eleven terms are below half an ulp), with
   1 + x's rounding error added back as c / (1 + x);
-- ``tanh``: from ``expm1_neg``, with no overflow and no cancellation near 0.
+- ``tanh``: from ``expm1_neg``, with no overflow and no cancellation near 0;
+- ``erf``: a Taylor polynomial up to |x| = 1, then 1 - e^(-x^2) erfcx(|x|) with erfcx from a
+  polynomial fitted in 1/|x| (below).
 
-There is no vector erf: a row that calls ``math.erf`` (GELU) gets libm for all of its math
-(:func:`math_for`), since one libm call keeps its loop scalar and a scalar loop runs libm's exp
-faster than the polynomial (benches/NOTES.md changes 22 and 23).
+Selects go through ``_where`` (one LLVM select), not Python ternaries: these functions are
+inlined into rows that are themselves inlined into loops, and Numba's IR inliner mishandles the
+phi nodes of inlined ternaries there. benches/NOTES.md changes 22 and 23 have the measurements.
 """
 
 import math
@@ -110,12 +112,10 @@ def _expm1_vector(x):  # pragma: no cover - compiled
     # 0 (k = 0) and never cancels more than a bit; near overflow 2^k alone would overflow, and
     # e^x - 1 is e^x there to the last bit
     xc = _where(x > EXPM1_FLOOR, x, EXPM1_FLOOR)  # NaN -> EXPM1_FLOOR, patched back below
-    kf, q = reduce_exp_f64(_where(xc < EXP_CEILING, xc, EXP_CEILING))
-    s = pow2(kf)
-    half = np.floor(kf * 0.5)
-    near = s * q + (s - 1.0)
-    far = ((q + 1.0) * pow2(half)) * pow2(kf - half)
-    e = _where(kf < 1000.0, near, far)
+    xc = _where(xc < EXP_CEILING, xc, EXP_CEILING)
+    kf, q = reduce_exp_f64(xc)
+    s = pow2(kf)  # garbage past k = 1023, where far is taken
+    e = _where(kf < 1000.0, s * q + (s - 1.0), _exp_in_range(xc))
     return _where((x != x) | (x == 0.0), x, e)  # 0: keeps -0
 
 
@@ -172,6 +172,145 @@ def _ov_log1p(x):  # pragma: no cover - typing runs at compile time only
     return None
 
 
+# ----- erf -------------------------------------------------------------------------------------
+# |x| <= 1: x P(x^2), P the Taylor series to n = 18. 1 < |x| < 6: 1 - e^(-x^2) erfcx(|x|), with
+# erfcx(a) = s h(s), s = 1/a, h a degree-25 polynomial in t = (2s - 7/6) / (5/6) on [1/6, 1]. Past 6,
+# erfc < 2e-17 and erf rounds to +-1; s is held at 1/6 there so h never extrapolates. h is its
+# Chebyshev interpolant written as a polynomial in t (well conditioned: benches/erf_coefficients.py,
+# which regenerates the coefficients from mpmath).
+
+ERF_TAYLOR = (
+    1.1283791670955126,
+    -0.37612638903183754,
+    0.11283791670955126,
+    -0.026866170645131252,
+    0.005223977625442188,
+    -0.0008548327023450853,
+    0.00012055332981789664,
+    -1.492565035840625e-05,
+    1.6462114365889248e-06,
+    -1.6365844691234924e-07,
+    1.4807192815879218e-08,
+    -1.2290555301717928e-09,
+    9.422759064650411e-11,
+    -6.7113668551641105e-12,
+    4.4632242632864775e-13,
+    -2.7835162072109215e-14,
+    1.6342614095367152e-15,
+    -9.063970842808673e-17,
+    4.763348040515068e-18,
+)
+ERFCX_POLY = (
+    0.49666648512593864,
+    -0.07128287792547403,
+    -0.0019368880676844983,
+    0.006219717587555677,
+    -0.0026693430316646794,
+    0.0006408677496401579,
+    -2.4390209255312805e-06,
+    -9.303470408872973e-05,
+    5.9516327928618746e-05,
+    -2.3855598012055373e-05,
+    5.899924133391359e-06,
+    2.135510239174228e-07,
+    -1.2890308100779914e-06,
+    9.239274759947809e-07,
+    -4.44913847460289e-07,
+    1.5479950928789475e-07,
+    -2.7281195358951914e-08,
+    -1.3430968720283901e-08,
+    1.6691394124927222e-08,
+    -8.92926098791508e-09,
+    4.048495986060335e-09,
+    -2.949309297479054e-09,
+    1.3357064889852004e-09,
+    4.3596290884308524e-10,
+    -6.279510950201295e-10,
+    1.622343047346226e-10,
+)
+ERFCX_S_LO = 1.0 / 6.0
+
+
+def _erf(x):
+    """libm's erf with the JIT off; compiled code takes the overload."""
+    return math.erf(x)
+
+
+def _erf_vector(x):  # pragma: no cover - compiled
+    a = abs(x)
+    z = x * x
+    # four interleaved Horner chains in z^4 (and t^4 below): a quarter of one chain's latency
+    z2 = z * z
+    z4 = z2 * z2
+    p0 = ERF_TAYLOR[16]
+    p0 = ERF_TAYLOR[12] + z4 * p0
+    p0 = ERF_TAYLOR[8] + z4 * p0
+    p0 = ERF_TAYLOR[4] + z4 * p0
+    p0 = ERF_TAYLOR[0] + z4 * p0
+    p1 = ERF_TAYLOR[17]
+    p1 = ERF_TAYLOR[13] + z4 * p1
+    p1 = ERF_TAYLOR[9] + z4 * p1
+    p1 = ERF_TAYLOR[5] + z4 * p1
+    p1 = ERF_TAYLOR[1] + z4 * p1
+    p2 = ERF_TAYLOR[18]
+    p2 = ERF_TAYLOR[14] + z4 * p2
+    p2 = ERF_TAYLOR[10] + z4 * p2
+    p2 = ERF_TAYLOR[6] + z4 * p2
+    p2 = ERF_TAYLOR[2] + z4 * p2
+    p3 = ERF_TAYLOR[15]
+    p3 = ERF_TAYLOR[11] + z4 * p3
+    p3 = ERF_TAYLOR[7] + z4 * p3
+    p3 = ERF_TAYLOR[3] + z4 * p3
+    p = (p0 + z * p1) + z2 * (p2 + z * p3)
+    near = x * p
+    s = 1.0 / _where(a < 6.0, a, 6.0)  # NaN -> 6; +-inf -> 6 (e^-a^2 is 0 there)
+    t = (2.0 * s - (1.0 + ERFCX_S_LO)) * (1.0 / (1.0 - ERFCX_S_LO))  # [1/6, 1] -> [-1, 1]
+    t2 = t * t
+    t4 = t2 * t2
+    h0 = ERFCX_POLY[24]
+    h0 = ERFCX_POLY[20] + t4 * h0
+    h0 = ERFCX_POLY[16] + t4 * h0
+    h0 = ERFCX_POLY[12] + t4 * h0
+    h0 = ERFCX_POLY[8] + t4 * h0
+    h0 = ERFCX_POLY[4] + t4 * h0
+    h0 = ERFCX_POLY[0] + t4 * h0
+    h1 = ERFCX_POLY[25]
+    h1 = ERFCX_POLY[21] + t4 * h1
+    h1 = ERFCX_POLY[17] + t4 * h1
+    h1 = ERFCX_POLY[13] + t4 * h1
+    h1 = ERFCX_POLY[9] + t4 * h1
+    h1 = ERFCX_POLY[5] + t4 * h1
+    h1 = ERFCX_POLY[1] + t4 * h1
+    h2 = ERFCX_POLY[22]
+    h2 = ERFCX_POLY[18] + t4 * h2
+    h2 = ERFCX_POLY[14] + t4 * h2
+    h2 = ERFCX_POLY[10] + t4 * h2
+    h2 = ERFCX_POLY[6] + t4 * h2
+    h2 = ERFCX_POLY[2] + t4 * h2
+    h3 = ERFCX_POLY[23]
+    h3 = ERFCX_POLY[19] + t4 * h3
+    h3 = ERFCX_POLY[15] + t4 * h3
+    h3 = ERFCX_POLY[11] + t4 * h3
+    h3 = ERFCX_POLY[7] + t4 * h3
+    h3 = ERFCX_POLY[3] + t4 * h3
+    h = (h0 + t * h1) + t2 * (h2 + t * h3)
+    far = math.copysign(1.0 - _exp(-(a * a)) * (s * h), x)
+    return _where(a <= 1.0, near, far)
+
+
+@overload(_erf, inline="always")
+def _ov_erf(x):  # pragma: no cover - typing runs at compile time only
+    if isinstance(x, nb_types.Float):
+        return _erf_vector
+    return None
+
+
+@njit(inline="always", error_model=ERROR_MODEL)
+def erf(x):
+    """The error function, vectorisable."""
+    return _erf(x)
+
+
 @njit(inline="always", error_model=ERROR_MODEL)
 def exp(x):
     """e^x, vectorisable."""
@@ -198,15 +337,5 @@ def tanh(x):
 
 
 VECTOR = types.ModuleType(__name__ + ".vector")
-VECTOR.exp, VECTOR.expm1, VECTOR.log1p, VECTOR.tanh = exp, expm1, log1p, tanh
-VECTOR.erf, VECTOR.sqrt = math.erf, math.sqrt
-
-LIBM = types.ModuleType(__name__ + ".libm")
-for _name in ("exp", "expm1", "log1p", "erf", "sqrt"):
-    setattr(LIBM, _name, getattr(math, _name))
-LIBM.tanh = tanh  # a libm loop still gains from it: tanh is libm's slowest call here
-
-
-def math_for(row):
-    """The math module a row's functions compile against: libm's if they call erf, else VECTOR."""
-    return LIBM if row.calls("erf") else VECTOR
+VECTOR.exp, VECTOR.expm1, VECTOR.log1p, VECTOR.tanh, VECTOR.erf = exp, expm1, log1p, tanh, erf
+VECTOR.sqrt = math.sqrt  # an instruction already
