@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import scipy.special
 
 import fastmlp
 from fastmlp import backends, ops
@@ -145,8 +148,11 @@ def test_c_header_renders_every_row():
 
     text = ctable_module.render()
     for row in table.ACTIVATIONS:
-        assert f"case {row.code}: return fm_act_{row.name}_f(z, alpha);" in text
-        assert f"fm_act_{row.name}_dfo" in text or not row.from_output
+        for suffix in ("f", "d"):
+            assert f"case {row.code}: fm_act_{row.name}_fwd_{suffix}(x, out, alpha, n);" in text
+            assert f"case {row.code}: fm_act_{row.name}_bwd_{suffix}(dy, x, out, alpha, n);" in text
+            with_out = f"case {row.code}: fm_act_{row.name}_bwd_out_{suffix}(dy, a, out, alpha, n);" in text
+            assert with_out == row.from_output
 
 
 @pytest.mark.skipif(not backends.is_available("cython"), reason="cython backend not built")
@@ -268,7 +274,6 @@ def test_numba_rows_math_matches_libm(name):
     as the loops compile it, against NumPy's over both signs, the ends of the range, tiny and
     subnormal arguments, log1p's pole and domain edge, and non-finite values: within 3 ulp (erf,
     against SciPy's: 4), with NumPy's NaNs, infinities, zeros and signs."""
-    import scipy.special
     from numba import njit
 
     from fastmlp.kernels.numba_cpu import _vector_math as vm
@@ -280,7 +285,16 @@ def test_numba_rows_math_matches_libm(name):
         for i in range(x.size):
             out[i] = fn(x[i])
 
-    x = np.concatenate(
+    x = _math_edge_cases()
+    got = np.empty_like(x)
+    apply(x, got)
+    _assert_matches_numpy(name, x, got)
+
+
+def _math_edge_cases():
+    """Both signs, the ends of the range, tiny and subnormal arguments, log1p's pole and domain
+    edge, and non-finite values."""
+    return np.concatenate(
         [
             np.linspace(-800, 800, 40001),
             np.linspace(-1, 1, 20001),
@@ -292,8 +306,10 @@ def test_numba_rows_math_matches_libm(name):
             [709.78, 709.79, 710.0, -36.0, -37.0, -60.0, -708.0, -745.0, -746.0, -750.0],
         ]
     )
-    got = np.empty_like(x)
-    apply(x, got)
+
+
+def _assert_matches_numpy(name, x, got):
+    """got = name(x) within 3 ulp of NumPy's, with NumPy's NaNs, infinities, zeros and signs."""
     with np.errstate(all="ignore"):
         want = scipy.special.erf(x) if name == "erf" else getattr(np, name)(x)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
@@ -304,6 +320,29 @@ def test_numba_rows_math_matches_libm(name):
     finite = np.isfinite(want) & (want != 0)
     ulps = np.abs(got[finite] - want[finite]) / np.spacing(np.abs(want[finite]))
     assert ulps.max() <= (4 if name == "erf" else 3), (x[finite][ulps.argmax()], ulps.max())
+
+
+@pytest.mark.skipif(not backends.is_available("cython"), reason="cython backend not built")
+@pytest.mark.parametrize("avx2", [True, False], ids=["avx2", "baseline"])
+@pytest.mark.parametrize("name", ["exp", "expm1", "log1p", "tanh"])
+def test_cython_rows_math_matches_libm(name, avx2):
+    """The math the Cython table loops use (vectorisable, fm_v*_d in kernels/cython/_vecmath.h), in
+    a loop compiled as theirs are, against NumPy's over the same cases as Numba's: the AVX2 copy
+    (where the CPU has it) and the baseline one, in a subprocess, since the choice is made once."""
+    x = _math_edge_cases()
+    if avx2:
+        from fastmlp.kernels.cython import activations
+
+        _assert_matches_numpy(name, x, activations._vector_math(name, x))
+        return
+    code = (
+        "import sys, numpy as np; from fastmlp.kernels.cython import activations; "
+        "x = np.frombuffer(sys.stdin.buffer.read()); "
+        f"sys.stdout.buffer.write(activations._vector_math({name!r}, x).tobytes())"
+    )
+    env = {**os.environ, "FASTMLP_CYTHON_NO_AVX2": "1"}
+    done = subprocess.run([sys.executable, "-c", code], input=x.tobytes(), capture_output=True, env=env, check=True)
+    _assert_matches_numpy(name, x, np.frombuffer(done.stdout))
 
 
 def test_numba_rows_math_is_all_vectorisable():

@@ -182,7 +182,8 @@ SIMD_PROBE = """
     out = {}
     for name in ("random_bits", "dropout_forward", "leaky_relu_backward", "prelu_backward", "svm_loss[squared]",
                  "adam_update", "rmsprop_update", "momentum_update[nesterov]", "softmax_cross_entropy",
-                 "dense_forward[sigmoid,p=0.6]", "dense_forward[tanh,p=0.6]"):
+                 "dense_forward[sigmoid,p=0.6]", "dense_forward[tanh,p=0.6]", "elu_backward", "mish_forward",
+                 "softplus_backward", "dense_forward[silu,p=0.6]", "dense_backward[elu,p=0.6]"):
         case = BY_NAME[name]
         for dtype in ("float32", "float64"):
             args, kwargs = inputs(case, 37, 300, dtype)
@@ -195,7 +196,17 @@ SIMD_PROBE = """
     print(json.dumps(out))
 """
 # ops whose AVX2 copies may contract a*b+c into FMA (_simd.h, FM_MULTIVERSION_FMA): an ulp apart
-EXP_BASED = ("softmax_cross_entropy", "dense_forward[sigmoid", "dense_forward[tanh")
+# (the activation table's rows among them: _activations.h)
+EXP_BASED = (
+    "softmax_cross_entropy",
+    "dense_forward[sigmoid",
+    "dense_forward[tanh",
+    "elu_",
+    "mish_",
+    "softplus_",
+    "dense_forward[silu",
+    "dense_backward[elu",
+)
 
 
 @needs_cython

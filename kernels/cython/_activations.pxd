@@ -3,6 +3,8 @@
 # Codes are the table's positions; only the rows the kernels name in hand-written loops are
 # declared here, every other row is reached through its code.
 
+from libc.stddef cimport size_t
+
 cdef extern from "_activations.h" nogil:
     const char *FM_ACT_FINGERPRINT  # a digest of the header: ties a build to the table it came from
     enum:
@@ -13,6 +15,18 @@ cdef extern from "_activations.h" nogil:
         FM_ACT_SIGMOID
         FM_ACT_TANH
     const char FM_ACT_FROM_OUTPUT[]  # 1 where f' is exact from the output a = f(z)
-    double fm_act_f(int code, double z, double alpha)
-    double fm_act_df(int code, double z, double alpha)
-    double fm_act_df_out(int code, double a, double alpha)
+    # each row's loops (AVX2 and baseline copies), chosen by code once per call: fwd out <- f(x);
+    # fwd_bias z <- f(z + b) in place; bwd out <- dy f'(x); bwd_out out <- dy f'(a), a = f(z)
+    void fm_act_fwd_f(int code, const float *x, float *out, double alpha, size_t n)
+    void fm_act_fwd_d(int code, const double *x, double *out, double alpha, size_t n)
+    void fm_act_fwd_bias_f(int code, float *z, const float *b, double alpha, size_t n)
+    void fm_act_fwd_bias_d(int code, double *z, const double *b, double alpha, size_t n)
+    void fm_act_bwd_f(int code, const float *dy, const float *x, float *out, double alpha, size_t n)
+    void fm_act_bwd_d(int code, const double *dy, const double *x, double *out, double alpha, size_t n)
+    void fm_act_bwd_out_f(int code, const float *dy, const float *a, float *out, double alpha, size_t n)
+    void fm_act_bwd_out_d(int code, const double *dy, const double *a, double *out, double alpha, size_t n)
+    # loops over the vector math the rows run on (_vecmath.h), for the tests
+    void fm_vexp_d_loop(const double *x, double *out, size_t n)
+    void fm_vexpm1_d_loop(const double *x, double *out, size_t n)
+    void fm_vlog1p_d_loop(const double *x, double *out, size_t n)
+    void fm_vtanh_d_loop(const double *x, double *out, size_t n)

@@ -9,9 +9,10 @@
  *
  * FM_MULTIVERSION copies use AVX2 without FMA: both copies do the same IEEE operations in the same
  * order, so their results are bit-identical on every CPU. FM_MULTIVERSION_FMA (the exp loops
- * only) lets the compiler contract a*b+c into FMA in the AVX2 copy: the exp polynomial's latency
- * chain halves (which brings softmax close to Numba's time; same note) and the results move by
- * an ulp or so, always in the accurate direction.
+ * only: _vecmath.h's and the activation table's rows in _activations.h) lets the compiler
+ * contract a*b+c into FMA in the AVX2 copy: the exp polynomial's latency chain halves (which
+ * brings softmax close to Numba's time; same note) and the results move by an ulp or so, always
+ * in the accurate direction.
  */
 #ifndef FASTMLP_SIMD_H
 #define FASTMLP_SIMD_H

@@ -1,5 +1,6 @@
 /* The Cython kernels' element loops, in C so each gets an AVX2 and a baseline copy (_simd.h):
- * exp for x <= 0 and the loops around it (softmax, sigmoid, tanh), the row reductions of the
+ * exp for x <= 0 and the loops around it (softmax, sigmoid, tanh), the whole-range exp, expm1,
+ * log1p and tanh the activation table's rows run on (_activations.h), the row reductions of the
  * losses, the ReLU family and the optimizer updates. The .pyx files own the structure (chunks,
  * OpenMP, BLAS, drivers); these own the arithmetic, in the reference's operation order. */
 #ifndef FASTMLP_VECMATH_H
@@ -83,6 +84,134 @@ static FM_ALWAYS_INLINE double fm_expm1_neg_d(double x) {
     double s, q = fm_expm1_parts_d(x, &s);
     return x == x ? s * q + (s - 1.0) : x;
 }
+
+/* ------------------------------------------------------------------------------------------
+ * exp, expm1, log1p and tanh in double precision over the whole range, for the activation
+ * table's rows (_activations.h maps math.<fn> to these; rows calling erf keep libm): libm's are
+ * calls, which keep a loop around them scalar. Plain arithmetic, bit casts and selects on
+ * computed values only, so the loops vectorise; within 3 ulp of libm, with its NaNs, infinities,
+ * zeros and signs. Same algorithms as kernels/numba_cpu/_vector_math.py. Bits go through
+ * uint64_t: shifts into the sign bit are defined, and AVX2 has logical 64-bit shifts only.
+ * ------------------------------------------------------------------------------------------ */
+#define FM_EXP_CEILING 711.0    /* past ln(DBL_MAX) = 709.78: the result overflows to inf itself */
+#define FM_EXPM1_FLOOR (-60.0)  /* e^x - 1 rounds to -1 below it */
+#define FM_SQRT2 1.4142135623730951
+#define FM_LN2_HI 6.93147180369123816490e-01
+#define FM_LN2_LO 1.90821492927058770002e-10
+
+static FM_ALWAYS_INLINE uint64_t fm_ubits_d(double f) { uint64_t i; memcpy(&i, &f, 8); return i; }
+static FM_ALWAYS_INLINE double fm_from_ubits_d(uint64_t i) { double f; memcpy(&f, &i, 8); return f; }
+
+/* c ? a : b with both a and b computed first (the table's `a if c else b` in vectorised rows): a
+ * ternary whose arm computes lets gcc specialise the arm on c, and the specialised arm, run for
+ * every lane once the loop is vectorised, can go through subnormals in the lanes that do not
+ * take it (ELU's expm1 for z > 0 did), which x86 CPUs handle on a slow path */
+static FM_ALWAYS_INLINE double fm_select_d(int c, double a, double b) { return c ? a : b; }
+
+/* 2^k for a double holding an integer k, -1022 <= k <= 1023 (else garbage, never a trap) */
+static FM_ALWAYS_INLINE double fm_pow2_d(double kf) {
+    uint64_t k = fm_ubits_d(kf + FM_MAGIC_D) - fm_ubits_d(FM_MAGIC_D);
+    return fm_from_ubits_d((k + 1023) << 52);
+}
+
+/* (k, e^r - 1) with x = k ln2 + r, |r| <= ln2/2, for finite x: the polynomial of fm_expm1_parts_d */
+static FM_ALWAYS_INLINE double fm_reduce_exp_d(double x, double *kf) {
+    double k = (x * 1.4426950408889634 + FM_MAGIC_D) - FM_MAGIC_D;
+    double r = (x - k * FM_LN2_HI) - k * FM_LN2_LO;
+    double q = 1.0 / 87178291200.0 + r * (1.0 / 1307674368000.0);
+    q = 1.0 / 6227020800.0 + r * q;
+    q = 1.0 / 479001600.0 + r * q;
+    q = 1.0 / 39916800.0 + r * q;
+    q = 1.0 / 3628800.0 + r * q;
+    q = 1.0 / 362880.0 + r * q;
+    q = 1.0 / 40320.0 + r * q;
+    q = 1.0 / 5040.0 + r * q;
+    q = 1.0 / 720.0 + r * q;
+    q = 1.0 / 120.0 + r * q;
+    q = 1.0 / 24.0 + r * q;
+    q = 1.0 / 6.0 + r * q;
+    q = 0.5 + r * q;
+    *kf = k;
+    return r + (r * r) * q;
+}
+
+/* (q + 1) 2^k for -1077 <= k <= 1026: 2^k in two normal factors, 2^(k -+ 128) and 2^(+-128),
+ * so results near overflow and subnormal ones are each rounded once */
+static FM_ALWAYS_INLINE double fm_scale_exp_d(double q, double kf) {
+    int up = kf > 0.0;
+    double lift = up ? 340282366920938463463374607431768211456.0 : 2.938735877055719e-39;
+    return ((q + 1.0) * fm_pow2_d(up ? kf - 128.0 : kf + 128.0)) * lift;
+}
+
+/* e^x */
+static FM_ALWAYS_INLINE double fm_vexp_d(double x) {
+    double xc = x > -746.0 ? x : -746.0; /* e^-746 rounds to 0; NaN -> -746, patched back below */
+    double kf, q = fm_reduce_exp_d(xc < FM_EXP_CEILING ? xc : FM_EXP_CEILING, &kf);
+    double e = fm_scale_exp_d(q, kf);
+    return x != x ? x : e;
+}
+
+/* e^x - 1 = 2^k q + (2^k - 1): q itself near 0 (k = 0), never cancelling more than a bit; near
+ * overflow 2^k alone would overflow, and e^x - 1 is e^x there to the last bit */
+static FM_ALWAYS_INLINE double fm_vexpm1_d(double x) {
+    double xc = x > FM_EXPM1_FLOOR ? x : FM_EXPM1_FLOOR; /* NaN -> the floor, patched back below */
+    double kf, q = fm_reduce_exp_d(xc < FM_EXP_CEILING ? xc : FM_EXP_CEILING, &kf);
+    double s = fm_pow2_d(kf);
+    double near = s * q + (s - 1.0), far = fm_scale_exp_d(q, kf);
+    double e = kf < 1000.0 ? near : far;
+    return (x != x) | (x == 0.0) ? x : e; /* 0: keeps -0 */
+}
+
+/* log(1 + x): 1 + x = 2^k m, m in [sqrt(1/2), sqrt(2)), f = m - 1 exactly, log(1 + f) =
+ * 2 atanh(s) as a series in s = f / (2 + f) (|s| <= 0.172: eleven terms are below half an ulp),
+ * with 1 + x's rounding error added back as c / (1 + x) */
+static FM_ALWAYS_INLINE double fm_vlog1p_d(double x) {
+    double u = 1.0 + x; /* >= 2^-53 for x > -1: never subnormal */
+    uint64_t bits = fm_ubits_d(u);
+    /* the biased exponent as a double through the 2^52 trick: AVX2 has no int64 -> double */
+    double e = fm_from_ubits_d(((bits >> 52) & 0x7FF) | 0x4330000000000000ULL) - 4503599627370496.0;
+    double m = fm_from_ubits_d((bits & 0x000FFFFFFFFFFFFFULL) | 0x3FF0000000000000ULL);
+    int high = m > FM_SQRT2;
+    double kf = (high ? e + 1.0 : e) - 1023.0;
+    double f = (high ? m * 0.5 : m) - 1.0;
+    double s = f / (2.0 + f), z = s * s;
+    double r = 2.0 / 23.0;
+    r = 2.0 / 21.0 + z * r;
+    r = 2.0 / 19.0 + z * r;
+    r = 2.0 / 17.0 + z * r;
+    r = 2.0 / 15.0 + z * r;
+    r = 2.0 / 13.0 + z * r;
+    r = 2.0 / 11.0 + z * r;
+    r = 2.0 / 9.0 + z * r;
+    r = 2.0 / 7.0 + z * r;
+    r = 2.0 / 5.0 + z * r;
+    r = 2.0 / 3.0 + z * r;
+    r = z * r; /* log(1 + f) = f - hf + s (hf + r), hf = f^2 / 2 */
+    double hf = 0.5 * f * f;
+    double c = (x - (u - 1.0)) / u; /* 1 + x = u + (x - (u - 1)) exactly; log(u + d) = log u + d/u */
+    double y = kf * FM_LN2_HI + (f - (hf - (s * (hf + r) + (kf * FM_LN2_LO + c))));
+    double special = x == -1.0 ? -HUGE_VAL : NAN; /* x <= -1 */
+    y = x <= -1.0 ? special : y;
+    return (x != x) | (x == HUGE_VAL) | (x == 0.0) ? x : y;
+}
+
+/* tanh x = -m / (m + 2), m = e^-2|x| - 1: no overflow, no cancellation near 0; NaN stays NaN */
+static FM_ALWAYS_INLINE double fm_vtanh_d(double x) {
+    double ax = fabs(x);
+    double m = fm_expm1_neg_d(-(ax + ax));
+    return copysign(-m / (m + 2.0), x);
+}
+
+/* out[:n] <- fn(x), compiled as the rows' loops are (FMA in the AVX2 copy): for the tests */
+#define FM_VMATH_LOOP(fn)                                                                      \
+    static FM_ALWAYS_INLINE void fn##_loop_body(const double *restrict x, double *restrict out, size_t n) { \
+        for (size_t j = 0; j < n; j++) out[j] = fn(x[j]);                                      \
+    }                                                                                          \
+    FM_MULTIVERSION_FMA(fn##_loop, (const double *restrict x, double *restrict out, size_t n), (x, out, n))
+FM_VMATH_LOOP(fm_vexp_d)
+FM_VMATH_LOOP(fm_vexpm1_d)
+FM_VMATH_LOOP(fm_vlog1p_d)
+FM_VMATH_LOOP(fm_vtanh_d)
 
 /* ------------------------------------------------------------------------------------------
  * Segment loops around exp, one per float type, multiversioned (FM_MULTIVERSION). Kept out of

@@ -5,8 +5,9 @@ ReLU, leaky ReLU and PReLU have hand-written loops: fm_pointwise / fm_prelu_rows
 (AVX2 and baseline copies): compiled for SSE2 only, leaky and PReLU backward fell well behind
 Numba (benches/NOTES.md, 'Measurements behind code comments': cython activations). Every other
 row of kernels/activation_table.py (ELU, GELU, ...) runs the table's own formulas, compiled into
-_activations.h at build time, through one generic pair of drivers (table_forward /
-table_backward); the named ops are generated from the table at import.
+_activations.h at build time, each row in loops of its own (vectorised, AVX2 and baseline
+copies), through one generic pair of drivers (table_forward / table_backward); the named ops are
+generated from the table at import.
 Formulas and NaN behaviour follow kernels/reference/activations.py.
 """
 
@@ -15,8 +16,10 @@ import numpy as np
 from fastmlp.kernels.activation_table import elementwise_ops
 
 from cython.parallel cimport prange
+from libc.stddef cimport size_t
 
-from _activations cimport FM_ACT_COUNT, fm_act_df, fm_act_f
+from _activations cimport (FM_ACT_COUNT, fm_act_bwd_d, fm_act_bwd_f, fm_act_fwd_d, fm_act_fwd_f, fm_vexp_d_loop,
+                           fm_vexpm1_d_loop, fm_vlog1p_d_loop, fm_vtanh_d_loop)
 from _common cimport (FM_LEAKY_BWD, FM_LEAKY_FWD, FM_RELU_BWD, FM_RELU_FWD, chunk_len, combine, floating,
                       fm_pointwise_d, fm_pointwise_f, fm_prelu_rows_d, fm_prelu_rows_f, n_chunks, team)
 
@@ -86,14 +89,17 @@ def leaky_relu_backward(dy, x, alpha=0.01):
 
 cdef inline void _table_range(int code, const floating *dy, const floating *x, floating *out, double alpha,
                               Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    """out[lo:hi] <- f(x) (dy NULL), else dy · f'(x), x the forward input."""
-    cdef Py_ssize_t j
-    if dy == NULL:
-        for j in range(lo, hi):
-            out[j] = <floating>fm_act_f(code, x[j], alpha)
+    """out[lo:hi] <- f(x) (dy NULL), else dy · f'(x), x the forward input: the row's own loop."""
+    if floating is float:
+        if dy == NULL:
+            fm_act_fwd_f(code, x + lo, out + lo, alpha, hi - lo)
+        else:
+            fm_act_bwd_f(code, dy + lo, x + lo, out + lo, alpha, hi - lo)
     else:
-        for j in range(lo, hi):
-            out[j] = <floating>(dy[j] * fm_act_df(code, x[j], alpha))
+        if dy == NULL:
+            fm_act_fwd_d(code, x + lo, out + lo, alpha, hi - lo)
+        else:
+            fm_act_bwd_d(code, dy + lo, x + lo, out + lo, alpha, hi - lo)
 
 
 cdef void _table(int code, const floating[::1] dy, const floating[::1] x, floating[::1] out, double alpha) noexcept:
@@ -133,6 +139,30 @@ def table_forward(code, x, alpha):
 def table_backward(code, dy, x, alpha):
     """dy · f'(x) elementwise for the table row ``code``, x the forward input."""
     return _run_table(code, dy, x, alpha)
+
+
+ctypedef void (*_math_loop)(const double *, double *, size_t) noexcept nogil
+
+
+def _vector_math(str name, const double[::1] x):
+    """fm_v<name>_d of _vecmath.h over x (exp, expm1, log1p or tanh: the math the table's rows
+    run on), in a loop compiled as the rows' loops are: for the tests."""
+    cdef _math_loop loop
+    if name == "exp":
+        loop = fm_vexp_d_loop
+    elif name == "expm1":
+        loop = fm_vexpm1_d_loop
+    elif name == "log1p":
+        loop = fm_vlog1p_d_loop
+    elif name == "tanh":
+        loop = fm_vtanh_d_loop
+    else:
+        raise ValueError(f"no vector {name!r}")
+    out = np.empty(x.shape[0])
+    cdef double[::1] o = out
+    if x.shape[0]:
+        loop(&x[0], &o[0], x.shape[0])
+    return out
 
 
 # ELU, GELU, ...: <name>_forward(x[, alpha]) and <name>_backward(dy, x[, alpha]) for every row but

@@ -10,7 +10,8 @@ Batch = rows: x (N, D), w (D, M), b (M,). Formulas follow kernels/reference/dens
 
 Activations are the rows of kernels/activation_table.py, by code. Identity, ReLU, leaky ReLU,
 sigmoid and tanh keep hand-written loops (vectorised, branch-free); every other row runs the
-table's formulas, compiled from the table into _activations.h at build time.
+table's formulas, compiled from the table into _activations.h at build time, in the row's own
+loops (vectorised too, but for rows that call erf).
 """
 
 import numpy as np
@@ -23,8 +24,8 @@ from libc.float cimport DBL_MAX, FLT_MAX
 from libc.math cimport fabs
 from libc.stdint cimport uint32_t
 
-from _activations cimport (FM_ACT_COUNT, FM_ACT_FINGERPRINT, FM_ACT_FROM_OUTPUT, fm_act_df, fm_act_df_out,
-                           fm_act_f)
+from _activations cimport (FM_ACT_COUNT, FM_ACT_FINGERPRINT, FM_ACT_FROM_OUTPUT, fm_act_bwd_d, fm_act_bwd_f,
+                           fm_act_bwd_out_d, fm_act_bwd_out_f, fm_act_fwd_bias_d, fm_act_fwd_bias_f)
 from _activations cimport FM_ACT_IDENTITY as IDENTITY
 from _activations cimport FM_ACT_LEAKY_RELU as LEAKY_RELU
 from _activations cimport FM_ACT_RELU as RELU
@@ -60,9 +61,10 @@ cdef void _act_piece(int code, floating *z, const floating *b, Py_ssize_t n, flo
         sigmoid_bias(z, b, n)
     elif code == TANH:
         tanh_bias(z, b, n)
-    else:  # every other row: the table's f, in double, rounded once
-        for j in range(n):
-            z[j] = <floating>fm_act_f(code, z[j] + b[j], alpha)
+    elif floating is float:  # every other row: the table's f in its own loop, in double, rounded once
+        fm_act_fwd_bias_f(code, z, b, alpha, n)
+    else:
+        fm_act_fwd_bias_d(code, z, b, alpha, n)
 
 
 cdef inline void _bias_into(const floating *z, const floating *b, floating *pre, Py_ssize_t n) noexcept nogil:
@@ -98,17 +100,19 @@ cdef void _grad_piece(int code, const floating *g, const floating *a, floating *
         for j in range(n):
             v = a[j]
             dz[j] = g[j] * (one - v * v)
-    else:  # the other from-output rows (ELU): the table's f'(a), in double, rounded once
-        for j in range(n):
-            dz[j] = <floating>(g[j] * fm_act_df_out(code, a[j], alpha))
+    elif floating is float:  # the other from-output rows (ELU): the table's f'(a), in double, rounded once
+        fm_act_bwd_out_f(code, g, a, dz, alpha, n)
+    else:
+        fm_act_bwd_out_d(code, g, a, dz, alpha, n)
 
 
 cdef inline void _grad_pre_piece(int code, const floating *g, const floating *z, floating *dz, Py_ssize_t n,
                                  floating alpha) noexcept nogil:
     """dz[:n] <- g · f'(z) from the saved pre-activation z: rows whose output does not give f'."""
-    cdef Py_ssize_t j
-    for j in range(n):
-        dz[j] = <floating>(g[j] * fm_act_df(code, z[j], alpha))
+    if floating is float:
+        fm_act_bwd_f(code, g, z, dz, alpha, n)
+    else:
+        fm_act_bwd_d(code, g, z, dz, alpha, n)
 
 
 cdef void _forward_rows(int code, floating[:, ::1] out, floating *pre, const floating[::1] b, floating alpha,
