@@ -324,7 +324,7 @@ def _assert_matches_numpy(name, x, got):
 
 @pytest.mark.skipif(not backends.is_available("cython"), reason="cython backend not built")
 @pytest.mark.parametrize("avx2", [True, False], ids=["avx2", "baseline"])
-@pytest.mark.parametrize("name", ["exp", "expm1", "log1p", "tanh"])
+@pytest.mark.parametrize("name", ["exp", "expm1", "log1p", "tanh", "erf"])
 def test_cython_rows_math_matches_libm(name, avx2):
     """The math the Cython table loops use (vectorisable, fm_v*_d in kernels/cython/_vecmath.h), in
     a loop compiled as theirs are, against NumPy's over the same cases as Numba's: the AVX2 copy

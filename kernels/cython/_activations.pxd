@@ -30,3 +30,4 @@ cdef extern from "_activations.h" nogil:
     void fm_vexpm1_d_loop(const double *x, double *out, size_t n)
     void fm_vlog1p_d_loop(const double *x, double *out, size_t n)
     void fm_vtanh_d_loop(const double *x, double *out, size_t n)
+    void fm_verf_d_loop(const double *x, double *out, size_t n)

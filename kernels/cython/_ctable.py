@@ -6,7 +6,7 @@ fingerprint is compiled into the extension). Loaded by file path: it needs neith
 NumPy, only the table module, which imports nothing but ``math``.
 
 Each row becomes C functions f, df (and df_out) of one double, on _vecmath.h's vectorisable exp,
-expm1, log1p and tanh (libm's for rows calling erf), inlined into loops of its own (forward,
+expm1, log1p, tanh and erf, inlined into loops of its own (forward,
 forward with bias, backward from the input or the output, float and double, AVX2 and baseline
 copies) that the kernels pick by the row's code once per call.
 
@@ -25,11 +25,16 @@ import textwrap
 HERE = os.path.dirname(os.path.abspath(__file__))
 TABLE_PATH = os.path.join(HERE, os.pardir, "activation_table.py")
 HEADER = os.path.join(HERE, "_activations.h")
-# what a row's math.<fn> becomes: _vecmath.h's vectorisable functions, or libm's for rows calling
-# erf (GELU): there is no vector erf, one libm call keeps a loop scalar, and a scalar loop runs
-# libm's exp faster than the polynomial (as kernels/numba_cpu/_vector_math.py's math_for)
-LIBM = {"exp": "exp", "expm1": "expm1", "log1p": "log1p", "tanh": "tanh", "erf": "erf", "sqrt": "sqrt"}
-VECTOR = {**LIBM, "exp": "fm_vexp_d", "expm1": "fm_vexpm1_d", "log1p": "fm_vlog1p_d", "tanh": "fm_vtanh_d"}
+# what a row's math.<fn> becomes: _vecmath.h's vectorisable functions (one libm call would keep a
+# row's loop scalar); sqrt is an instruction already
+VECTOR = {
+    "exp": "fm_vexp_d",
+    "expm1": "fm_vexpm1_d",
+    "log1p": "fm_vlog1p_d",
+    "tanh": "fm_vtanh_d",
+    "erf": "fm_verf_d",
+    "sqrt": "sqrt",
+}
 BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 
@@ -51,8 +56,8 @@ def _calls_in(*nodes):
 class _Translator:
     """Python scalar function → C expression text, for the table's subset."""
 
-    def __init__(self, table, fn, math=VECTOR, helper_prefix="fm_h"):
-        self.table, self.fn, self.math, self.helper_prefix = table, fn, math, helper_prefix
+    def __init__(self, table, fn):
+        self.table, self.fn = table, fn
 
     def fail(self, node, why):
         line = getattr(node, "lineno", 0) + self.fn.__code__.co_firstlineno - 1
@@ -74,10 +79,9 @@ class _Translator:
             return f"({self.expr(node.left)} {CMPOPS[type(node.ops[0])]} {self.expr(node.comparators[0])})"
         if isinstance(node, ast.IfExp):
             test, body, orelse = self.expr(node.test), self.expr(node.body), self.expr(node.orelse)
-            if self.math is VECTOR and _calls_in(node.body, node.orelse):
+            if _calls_in(node.body, node.orelse):
                 return f"fm_select_d({test}, {body}, {orelse})"  # both arms computed: _vecmath.h says why
-            # arithmetic arms: gcc if-converts these itself (and shares their common terms); libm
-            # rows run scalar, where a branch skips a call
+            # arithmetic arms: gcc if-converts these itself (and shares their common terms)
             return f"({test} ? {body} : {orelse})"
         if isinstance(node, ast.Call) and not node.keywords:
             return f"{self.callee(node.func)}({', '.join(self.expr(a) for a in node.args)})"
@@ -88,14 +92,14 @@ class _Translator:
             isinstance(func, ast.Attribute)
             and isinstance(func.value, ast.Name)
             and func.value.id == "math"
-            and func.attr in self.math
+            and func.attr in VECTOR
         ):
-            return self.math[func.attr]
+            return VECTOR[func.attr]
         if isinstance(func, ast.Name):
             if func.id == "abs":
                 return "fabs"
             if func.id.startswith("_") and func.id in self.table.helpers():
-                return self.helper_prefix + func.id
+                return "fm_h" + func.id
         return self.fail(func, f"call of {ast.unparse(func)}")
 
     def body(self):
@@ -113,12 +117,12 @@ class _Translator:
         return lines
 
 
-def _function(table, c_name, fn, math=VECTOR, helper_prefix="fm_h"):
+def _function(table, c_name, fn):
     names = list(inspect.signature(fn).parameters)
     # every row takes (z, alpha) and many ignore one: (void) keeps -Wunused-parameter quiet
-    lines = [f"(void){a};" for a in names] + _Translator(table, fn, math, helper_prefix).body()
+    lines = [f"(void){a};" for a in names] + _Translator(table, fn).body()
     body = "\n".join("    " + line for line in lines)
-    return f"static inline double {c_name}({', '.join('double ' + a for a in names)}) {{\n{body}\n}}\n"
+    return f"static FM_ALWAYS_INLINE double {c_name}({', '.join('double ' + a for a in names)}) {{\n{body}\n}}\n"
 
 
 # Each row's loops, float and double, with AVX2 and baseline copies (_simd.h): the row's functions
@@ -189,18 +193,14 @@ def _loop_dispatch(kind, c_type, suffix, rows):
 
 
 def _row_functions(table, row):
-    """The row's f, df (and df_out) in C, on libm's math if it calls erf, else on the vector math."""
-    math, prefix = (LIBM, "fm_hl") if row.calls("erf") else (VECTOR, "fm_h")
+    """The row's f, df (and df_out) in C."""
     fns = [("f", row.f), ("df", row.df)] + ([("dfo", row.df_out)] if row.from_output else [])
-    return [_function(table, f"fm_act_{row.name}_{s}", fn, math, prefix) for s, fn in fns]
+    return [_function(table, f"fm_act_{row.name}_{s}", fn) for s, fn in fns]
 
 
-def _helpers(table, rows):
-    """The helpers on the vector math (fm_h_*), and on libm's (fm_hl_*) when a row needs them."""
-    parts = [_function(table, "fm_h" + name, fn) for name, fn in table.helpers().items()]
-    if any(row.calls("erf") for row in rows):
-        parts += [_function(table, "fm_hl" + name, fn, LIBM, "fm_hl") for name, fn in table.helpers().items()]
-    return parts
+def _helpers(table):
+    """The helpers rows call (fm_h_*)."""
+    return [_function(table, "fm_h" + name, fn) for name, fn in table.helpers().items()]
 
 
 def _loops(rows):
@@ -221,7 +221,7 @@ def render():
     """The header text for the current table."""
     table = load_table()
     rows = table.ACTIVATIONS
-    parts = _helpers(table, rows)
+    parts = _helpers(table)
     for row in rows:
         parts += _row_functions(table, row)
     parts += _loops(rows)

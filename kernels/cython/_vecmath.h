@@ -202,6 +202,119 @@ static FM_ALWAYS_INLINE double fm_vtanh_d(double x) {
     return copysign(-m / (m + 2.0), x);
 }
 
+/* erf: |x| <= 1: x P(x^2), P the Taylor series to n = 18. 1 < |x| < 6: 1 - e^(-x^2) erfcx(|x|),
+ * erfcx(a) = s h(s), s = 1/a, h a degree-25 polynomial in t = (2s - 7/6) / (5/6) on [1/6, 1] (mpmath's
+ * Chebyshev interpolant, well conditioned as a polynomial: benches/erf_coefficients.py). Past 6 erf
+ * rounds to +-1 and s is held at 1/6, so h never extrapolates. Four interleaved Horner chains per
+ * polynomial keep the dependency chains short. Same algorithm as kernels/numba_cpu/_vector_math.py. */
+static const double FM_ERF_TAYLOR[19] = {
+    1.1283791670955126,
+    -0.37612638903183754,
+    0.11283791670955126,
+    -0.026866170645131252,
+    0.005223977625442188,
+    -0.0008548327023450853,
+    0.00012055332981789664,
+    -1.492565035840625e-05,
+    1.6462114365889248e-06,
+    -1.6365844691234924e-07,
+    1.4807192815879218e-08,
+    -1.2290555301717928e-09,
+    9.422759064650411e-11,
+    -6.7113668551641105e-12,
+    4.4632242632864775e-13,
+    -2.7835162072109215e-14,
+    1.6342614095367152e-15,
+    -9.063970842808673e-17,
+    4.763348040515068e-18,
+};
+static const double FM_ERFCX_POLY[26] = {
+    0.49666648512593864,
+    -0.07128287792547403,
+    -0.0019368880676844983,
+    0.006219717587555677,
+    -0.0026693430316646794,
+    0.0006408677496401579,
+    -2.4390209255312805e-06,
+    -9.303470408872973e-05,
+    5.9516327928618746e-05,
+    -2.3855598012055373e-05,
+    5.899924133391359e-06,
+    2.135510239174228e-07,
+    -1.2890308100779914e-06,
+    9.239274759947809e-07,
+    -4.44913847460289e-07,
+    1.5479950928789475e-07,
+    -2.7281195358951914e-08,
+    -1.3430968720283901e-08,
+    1.6691394124927222e-08,
+    -8.92926098791508e-09,
+    4.048495986060335e-09,
+    -2.949309297479054e-09,
+    1.3357064889852004e-09,
+    4.3596290884308524e-10,
+    -6.279510950201295e-10,
+    1.622343047346226e-10,
+};
+
+static FM_ALWAYS_INLINE double fm_verf_d(double x) {
+    double a = fabs(x), z = x * x;
+    double z2 = z * z, z4 = z2 * z2;
+    double p0 = FM_ERF_TAYLOR[16];
+    p0 = FM_ERF_TAYLOR[12] + z4 * p0;
+    p0 = FM_ERF_TAYLOR[8] + z4 * p0;
+    p0 = FM_ERF_TAYLOR[4] + z4 * p0;
+    p0 = FM_ERF_TAYLOR[0] + z4 * p0;
+    double p1 = FM_ERF_TAYLOR[17];
+    p1 = FM_ERF_TAYLOR[13] + z4 * p1;
+    p1 = FM_ERF_TAYLOR[9] + z4 * p1;
+    p1 = FM_ERF_TAYLOR[5] + z4 * p1;
+    p1 = FM_ERF_TAYLOR[1] + z4 * p1;
+    double p2 = FM_ERF_TAYLOR[18];
+    p2 = FM_ERF_TAYLOR[14] + z4 * p2;
+    p2 = FM_ERF_TAYLOR[10] + z4 * p2;
+    p2 = FM_ERF_TAYLOR[6] + z4 * p2;
+    p2 = FM_ERF_TAYLOR[2] + z4 * p2;
+    double p3 = FM_ERF_TAYLOR[15];
+    p3 = FM_ERF_TAYLOR[11] + z4 * p3;
+    p3 = FM_ERF_TAYLOR[7] + z4 * p3;
+    p3 = FM_ERF_TAYLOR[3] + z4 * p3;
+    double p = (p0 + z * p1) + z2 * (p2 + z * p3);
+    double near = x * p;
+    double s = 1.0 / (a < 6.0 ? a : 6.0); /* NaN -> 6; +-inf -> 6 (e^-a^2 is 0 there) */
+    double t = (2.0 * s - (1.0 + 1.0 / 6.0)) * (1.0 / (1.0 - 1.0 / 6.0)); /* [1/6, 1] -> [-1, 1] */
+    double t2 = t * t, t4 = t2 * t2;
+    double h0 = FM_ERFCX_POLY[24];
+    h0 = FM_ERFCX_POLY[20] + t4 * h0;
+    h0 = FM_ERFCX_POLY[16] + t4 * h0;
+    h0 = FM_ERFCX_POLY[12] + t4 * h0;
+    h0 = FM_ERFCX_POLY[8] + t4 * h0;
+    h0 = FM_ERFCX_POLY[4] + t4 * h0;
+    h0 = FM_ERFCX_POLY[0] + t4 * h0;
+    double h1 = FM_ERFCX_POLY[25];
+    h1 = FM_ERFCX_POLY[21] + t4 * h1;
+    h1 = FM_ERFCX_POLY[17] + t4 * h1;
+    h1 = FM_ERFCX_POLY[13] + t4 * h1;
+    h1 = FM_ERFCX_POLY[9] + t4 * h1;
+    h1 = FM_ERFCX_POLY[5] + t4 * h1;
+    h1 = FM_ERFCX_POLY[1] + t4 * h1;
+    double h2 = FM_ERFCX_POLY[22];
+    h2 = FM_ERFCX_POLY[18] + t4 * h2;
+    h2 = FM_ERFCX_POLY[14] + t4 * h2;
+    h2 = FM_ERFCX_POLY[10] + t4 * h2;
+    h2 = FM_ERFCX_POLY[6] + t4 * h2;
+    h2 = FM_ERFCX_POLY[2] + t4 * h2;
+    double h3 = FM_ERFCX_POLY[23];
+    h3 = FM_ERFCX_POLY[19] + t4 * h3;
+    h3 = FM_ERFCX_POLY[15] + t4 * h3;
+    h3 = FM_ERFCX_POLY[11] + t4 * h3;
+    h3 = FM_ERFCX_POLY[7] + t4 * h3;
+    h3 = FM_ERFCX_POLY[3] + t4 * h3;
+    double h = (h0 + t * h1) + t2 * (h2 + t * h3);
+    double far = copysign(1.0 - fm_vexp_d(-(a * a)) * (s * h), x);
+    return a <= 1.0 ? near : far;
+}
+
 /* out[:n] <- fn(x), compiled as the rows' loops are (FMA in the AVX2 copy): for the tests */
 #define FM_VMATH_LOOP(fn)                                                                      \
     static FM_ALWAYS_INLINE void fn##_loop_body(const double *restrict x, double *restrict out, size_t n) { \
@@ -212,6 +325,7 @@ FM_VMATH_LOOP(fm_vexp_d)
 FM_VMATH_LOOP(fm_vexpm1_d)
 FM_VMATH_LOOP(fm_vlog1p_d)
 FM_VMATH_LOOP(fm_vtanh_d)
+FM_VMATH_LOOP(fm_verf_d)
 
 /* ------------------------------------------------------------------------------------------
  * Segment loops around exp, one per float type, multiversioned (FM_MULTIVERSION). Kept out of

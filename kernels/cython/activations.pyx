@@ -18,8 +18,8 @@ from fastmlp.kernels.activation_table import elementwise_ops
 from cython.parallel cimport prange
 from libc.stddef cimport size_t
 
-from _activations cimport (FM_ACT_COUNT, fm_act_bwd_d, fm_act_bwd_f, fm_act_fwd_d, fm_act_fwd_f, fm_vexp_d_loop,
-                           fm_vexpm1_d_loop, fm_vlog1p_d_loop, fm_vtanh_d_loop)
+from _activations cimport (FM_ACT_COUNT, fm_act_bwd_d, fm_act_bwd_f, fm_act_fwd_d, fm_act_fwd_f, fm_verf_d_loop,
+                           fm_vexp_d_loop, fm_vexpm1_d_loop, fm_vlog1p_d_loop, fm_vtanh_d_loop)
 from _common cimport (FM_LEAKY_BWD, FM_LEAKY_FWD, FM_RELU_BWD, FM_RELU_FWD, chunk_len, combine, floating,
                       fm_pointwise_d, fm_pointwise_f, fm_prelu_rows_d, fm_prelu_rows_f, n_chunks, team)
 
@@ -145,7 +145,7 @@ ctypedef void (*_math_loop)(const double *, double *, size_t) noexcept nogil
 
 
 def _vector_math(str name, const double[::1] x):
-    """fm_v<name>_d of _vecmath.h over x (exp, expm1, log1p or tanh: the math the table's rows
+    """fm_v<name>_d of _vecmath.h over x (exp, expm1, log1p, tanh or erf: the math the table's rows
     run on), in a loop compiled as the rows' loops are: for the tests."""
     cdef _math_loop loop
     if name == "exp":
@@ -156,6 +156,8 @@ def _vector_math(str name, const double[::1] x):
         loop = fm_vlog1p_d_loop
     elif name == "tanh":
         loop = fm_vtanh_d_loop
+    elif name == "erf":
+        loop = fm_verf_d_loop
     else:
         raise ValueError(f"no vector {name!r}")
     out = np.empty(x.shape[0])

@@ -11,7 +11,7 @@ Batch = rows: x (N, D), w (D, M), b (M,). Formulas follow kernels/reference/dens
 Activations are the rows of kernels/activation_table.py, by code. Identity, ReLU, leaky ReLU,
 sigmoid and tanh keep hand-written loops (vectorised, branch-free); every other row runs the
 table's formulas, compiled from the table into _activations.h at build time, in the row's own
-loops (vectorised too, but for rows that call erf).
+loops (vectorised too: _vecmath.h's exp, expm1, log1p, tanh and erf).
 """
 
 import numpy as np
