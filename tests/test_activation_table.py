@@ -355,3 +355,20 @@ def test_numba_rows_math_is_all_vectorisable():
     used = {fn for row in table.ACTIVATIONS for fn in ("exp", "expm1", "log1p", "tanh", "erf", "sqrt") if row.calls(fn)}
     assert used >= {"exp", "expm1", "tanh", "erf", "log1p"}  # the check below is not vacuous
     assert all(hasattr(vm.VECTOR, fn) for fn in used)
+
+
+def test_erf_coefficients_agree_between_numba_and_c():
+    """The vector erf's coefficients, written once per language, are the same doubles in
+    kernels/numba_cpu/_vector_math.py and kernels/cython/_vecmath.h (benches/erf_coefficients.py
+    prints them)."""
+    import re
+    from pathlib import Path
+
+    from fastmlp.kernels.numba_cpu import _vector_math as vm
+
+    header = (Path(table.__file__).parent / "cython" / "_vecmath.h").read_text()
+    for c_name, values in (("FM_ERF_TAYLOR", vm.ERF_TAYLOR), ("FM_ERFCX_POLY", vm.ERFCX_POLY)):
+        body = re.search(rf"{c_name}\[\d+\] = \{{(.*?)\}};", header, re.S).group(1)
+        in_c = tuple(float(v) for v in body.replace("\n", "").split(",") if v.strip())
+        assert in_c == values, c_name
+    assert len(vm.ERF_TAYLOR) == 19 and len(vm.ERFCX_POLY) == 26
