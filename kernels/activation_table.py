@@ -213,10 +213,6 @@ class Activation:
         """Whether f' is exactly recoverable from f's output."""
         return self.df_out is not None
 
-    def calls(self, name):
-        """Whether the row's functions, or the helpers they call, use ``math.<name>``."""
-        return any(_calls(fn, name) for fn in (self.f, self.df, self.df_out) if fn is not None)
-
     @property
     def code(self):
         """The integer compiled kernels switch on."""
@@ -246,13 +242,6 @@ ACTIVATIONS = (
 CODES = {row.name: code for code, row in enumerate(ACTIVATIONS)}
 BY_NAME = {row.name: row for row in ACTIVATIONS}
 NAMES = tuple(CODES)
-
-
-def _calls(fn, name):
-    names = fn.__code__.co_names  # ``math.erf(...)`` names "math" and "erf"
-    if "math" in names and name in names:
-        return True
-    return any(_calls(_HELPERS[n], name) for n in names if n in _HELPERS)
 
 
 def helpers():

@@ -6,9 +6,9 @@ fingerprint is compiled into the extension). Loaded by file path: it needs neith
 NumPy, only the table module, which imports nothing but ``math``.
 
 Each row becomes C functions f, df (and df_out) of one double, on _vecmath.h's vectorisable exp,
-expm1, log1p, tanh and erf, inlined into loops of its own (forward,
-forward with bias, backward from the input or the output, float and double, AVX2 and baseline
-copies) that the kernels pick by the row's code once per call.
+expm1, log1p, tanh and erf, inlined into loops of its own (forward, forward with bias, backward
+from the input or the output; float and double; AVX2 and baseline copies) that the kernels pick
+by the row's code once per call.
 
 The translation covers the subset the table's docstring allows and refuses anything else with
 the offending line, so a row that C cannot run fails the build, not a kernel.

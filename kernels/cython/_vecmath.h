@@ -1,6 +1,6 @@
 /* The Cython kernels' element loops, in C so each gets an AVX2 and a baseline copy (_simd.h):
  * exp for x <= 0 and the loops around it (softmax, sigmoid, tanh), the whole-range exp, expm1,
- * log1p and tanh the activation table's rows run on (_activations.h), the row reductions of the
+ * log1p, tanh and erf the activation table's rows run on (_activations.h), the row reductions of the
  * losses, the ReLU family and the optimizer updates. The .pyx files own the structure (chunks,
  * OpenMP, BLAS, drivers); these own the arithmetic, in the reference's operation order. */
 #ifndef FASTMLP_VECMATH_H
@@ -20,8 +20,10 @@
  * ------------------------------------------------------------------------------------------ */
 static FM_ALWAYS_INLINE float fm_bits_f(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
 static FM_ALWAYS_INLINE int32_t fm_ibits_f(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
-static FM_ALWAYS_INLINE double fm_bits_d(int64_t i) { double f; memcpy(&f, &i, 8); return f; }
-static FM_ALWAYS_INLINE int64_t fm_ibits_d(double f) { int64_t i; memcpy(&i, &f, 8); return i; }
+/* doubles' bits as uint64_t: shifts into the sign bit are defined, and AVX2 has logical 64-bit
+ * shifts only */
+static FM_ALWAYS_INLINE uint64_t fm_ubits_d(double f) { uint64_t i; memcpy(&i, &f, 8); return i; }
+static FM_ALWAYS_INLINE double fm_from_ubits_d(uint64_t i) { double f; memcpy(&f, &i, 8); return f; }
 
 #define FM_MAGIC_F 12582912.0f            /* 1.5 * 2^23: adding it rounds to an integer */
 #define FM_MAGIC_D 6755399441055744.0     /* 1.5 * 2^52 */
@@ -42,12 +44,19 @@ static FM_ALWAYS_INLINE float fm_expm1_parts_f(float x, float *s) {
     return r + (r * r) * q;
 }
 
-static FM_ALWAYS_INLINE double fm_expm1_parts_d(double x, double *s) {
-    double xc = x > -746.0 ? x : -746.0;
-    double big = xc * 1.4426950408889634 + FM_MAGIC_D;
-    int64_t k = fm_ibits_d(big) - fm_ibits_d(FM_MAGIC_D);
-    double kf = big - FM_MAGIC_D;
-    double r = (xc - kf * 6.93147180369123816490e-01) - kf * 1.90821492927058770002e-10;
+#define FM_LN2_HI 6.93147180369123816490e-01
+#define FM_LN2_LO 1.90821492927058770002e-10
+
+/* 2^k for a double holding an integer k, -1022 <= k <= 1023 (else garbage, never a trap) */
+static FM_ALWAYS_INLINE double fm_pow2_d(double kf) {
+    uint64_t k = fm_ubits_d(kf + FM_MAGIC_D) - fm_ubits_d(FM_MAGIC_D);
+    return fm_from_ubits_d((k + 1023) << 52);
+}
+
+/* (k, e^r - 1) with x = k ln2 + r, |r| <= ln2/2, for finite x */
+static FM_ALWAYS_INLINE double fm_reduce_exp_d(double x, double *kf) {
+    double k = (x * 1.4426950408889634 + FM_MAGIC_D) - FM_MAGIC_D;
+    double r = (x - k * FM_LN2_HI) - k * FM_LN2_LO;
     double q = 1.0 / 87178291200.0 + r * (1.0 / 1307674368000.0);
     q = 1.0 / 6227020800.0 + r * q;
     q = 1.0 / 479001600.0 + r * q;
@@ -61,8 +70,14 @@ static FM_ALWAYS_INLINE double fm_expm1_parts_d(double x, double *s) {
     q = 1.0 / 24.0 + r * q;
     q = 1.0 / 6.0 + r * q;
     q = 0.5 + r * q;
-    *s = fm_bits_d((k + 128 + 1023) << 52) * 2.938735877055719e-39; /* 2^(k+128) * 2^-128 */
+    *kf = k;
     return r + (r * r) * q;
+}
+
+static FM_ALWAYS_INLINE double fm_expm1_parts_d(double x, double *s) {
+    double kf, q = fm_reduce_exp_d(x > -746.0 ? x : -746.0, &kf); /* NaN -> -746 */
+    *s = fm_pow2_d(kf + 128.0) * 2.938735877055719e-39; /* 2^(k+128) * 2^-128 */
+    return q;
 }
 
 /* e^x for x <= 0, -inf or NaN. */
@@ -86,54 +101,21 @@ static FM_ALWAYS_INLINE double fm_expm1_neg_d(double x) {
 }
 
 /* ------------------------------------------------------------------------------------------
- * exp, expm1, log1p and tanh in double precision over the whole range, for the activation
- * table's rows (_activations.h maps math.<fn> to these; rows calling erf keep libm): libm's are
- * calls, which keep a loop around them scalar. Plain arithmetic, bit casts and selects on
- * computed values only, so the loops vectorise; within 3 ulp of libm, with its NaNs, infinities,
- * zeros and signs. Same algorithms as kernels/numba_cpu/_vector_math.py. Bits go through
- * uint64_t: shifts into the sign bit are defined, and AVX2 has logical 64-bit shifts only.
+ * exp, expm1, log1p, tanh and erf in double precision over the whole range, for the activation
+ * table's rows (_activations.h maps math.<fn> to these): libm's are calls, which keep a loop
+ * around them scalar. Plain arithmetic, bit casts and selects on computed values only, so the
+ * loops vectorise; within 3 ulp of libm (erf: 4), with its NaNs, infinities, zeros and signs.
+ * Same algorithms as kernels/numba_cpu/_vector_math.py.
  * ------------------------------------------------------------------------------------------ */
 #define FM_EXP_CEILING 711.0    /* past ln(DBL_MAX) = 709.78: the result overflows to inf itself */
 #define FM_EXPM1_FLOOR (-60.0)  /* e^x - 1 rounds to -1 below it */
 #define FM_SQRT2 1.4142135623730951
-#define FM_LN2_HI 6.93147180369123816490e-01
-#define FM_LN2_LO 1.90821492927058770002e-10
-
-static FM_ALWAYS_INLINE uint64_t fm_ubits_d(double f) { uint64_t i; memcpy(&i, &f, 8); return i; }
-static FM_ALWAYS_INLINE double fm_from_ubits_d(uint64_t i) { double f; memcpy(&f, &i, 8); return f; }
 
 /* c ? a : b with both a and b computed first (the table's `a if c else b` in vectorised rows): a
  * ternary whose arm computes lets gcc specialise the arm on c, and the specialised arm, run for
  * every lane once the loop is vectorised, can go through subnormals in the lanes that do not
  * take it (ELU's expm1 for z > 0 did), which x86 CPUs handle on a slow path */
 static FM_ALWAYS_INLINE double fm_select_d(int c, double a, double b) { return c ? a : b; }
-
-/* 2^k for a double holding an integer k, -1022 <= k <= 1023 (else garbage, never a trap) */
-static FM_ALWAYS_INLINE double fm_pow2_d(double kf) {
-    uint64_t k = fm_ubits_d(kf + FM_MAGIC_D) - fm_ubits_d(FM_MAGIC_D);
-    return fm_from_ubits_d((k + 1023) << 52);
-}
-
-/* (k, e^r - 1) with x = k ln2 + r, |r| <= ln2/2, for finite x: the polynomial of fm_expm1_parts_d */
-static FM_ALWAYS_INLINE double fm_reduce_exp_d(double x, double *kf) {
-    double k = (x * 1.4426950408889634 + FM_MAGIC_D) - FM_MAGIC_D;
-    double r = (x - k * FM_LN2_HI) - k * FM_LN2_LO;
-    double q = 1.0 / 87178291200.0 + r * (1.0 / 1307674368000.0);
-    q = 1.0 / 6227020800.0 + r * q;
-    q = 1.0 / 479001600.0 + r * q;
-    q = 1.0 / 39916800.0 + r * q;
-    q = 1.0 / 3628800.0 + r * q;
-    q = 1.0 / 362880.0 + r * q;
-    q = 1.0 / 40320.0 + r * q;
-    q = 1.0 / 5040.0 + r * q;
-    q = 1.0 / 720.0 + r * q;
-    q = 1.0 / 120.0 + r * q;
-    q = 1.0 / 24.0 + r * q;
-    q = 1.0 / 6.0 + r * q;
-    q = 0.5 + r * q;
-    *kf = k;
-    return r + (r * r) * q;
-}
 
 /* (q + 1) 2^k for -1077 <= k <= 1026: 2^k in two normal factors, 2^(k -+ 128) and 2^(+-128),
  * so results near overflow and subnormal ones are each rounded once */

@@ -224,6 +224,9 @@ def _exp_parts_f32(x):  # pragma: no cover - compiled
     return q, s, np.float32(1.0)
 
 
+EXP_UNDERFLOW = -746.0  # e^x rounds to 0 below it, in double
+
+
 @njit(inline="always", error_model=ERROR_MODEL)
 def reduce_exp_f64(x):  # pragma: no cover - compiled
     """(k, e^r - 1) with x = k ln2 + r, |r| <= ln2/2 (Cody-Waite), for finite x; k a float."""
@@ -246,8 +249,7 @@ def reduce_exp_f64(x):  # pragma: no cover - compiled
 
 
 def _exp_parts_f64(x):  # pragma: no cover - compiled
-    lo = -746.0
-    kf, q = reduce_exp_f64(x if x > lo else lo)
+    kf, q = reduce_exp_f64(x if x > EXP_UNDERFLOW else EXP_UNDERFLOW)
     s = pow2(kf + 128.0) * 2.938735877055719e-39  # 2^k, 2^-128
     return q, s, 1.0
 

@@ -26,13 +26,12 @@ from numba import njit
 from numba import types as nb_types
 from numba.extending import intrinsic, overload
 
-from ._common import ERROR_MODEL, expm1_neg, pow2, reduce_exp_f64
+from ._common import ERROR_MODEL, EXP_UNDERFLOW, expm1_neg, pow2, reduce_exp_f64
 
 LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that k * LN2_HI is exact for |k| < 2^11
 LN2_LO = 1.90821492927058770002e-10
 SQRT2 = 1.4142135623730951
 EXP_CEILING = 711.0  # past ln(largest double) = 709.78: 2^k e^r overflows to inf by itself
-EXP_UNDERFLOW = -746.0  # e^x rounds to 0 below it
 EXPM1_FLOOR = -60.0  # e^x - 1 rounds to -1 below it (and 2^k stays a normal double)
 
 
@@ -76,8 +75,8 @@ def _where(typingctx, c, a, b):  # pragma: no cover - code generation runs at co
 # ----- exp and expm1 over the whole range -------------------------------------------------------
 
 
-def _exp(x):
-    """libm's exp: what runs with the JIT off (coverage runs); compiled code takes the overload."""
+def exp(x):
+    """e^x: the vectorisable form below in compiled code, libm's with the JIT off (coverage runs)."""
     return math.exp(x)
 
 
@@ -95,15 +94,15 @@ def _exp_vector(x):  # pragma: no cover - compiled
     return _where(x != x, x, e)
 
 
-@overload(_exp, inline="always")
+@overload(exp, inline="always")
 def _ov_exp(x):  # pragma: no cover - typing runs at compile time only
     if isinstance(x, nb_types.Float):
         return _exp_vector
     return None
 
 
-def _expm1(x):
-    """libm's expm1 with the JIT off; compiled code takes the overload."""
+def expm1(x):
+    """e^x - 1, accurate near 0: the vectorisable form below in compiled code, libm's with the JIT off."""
     return math.expm1(x)
 
 
@@ -119,7 +118,7 @@ def _expm1_vector(x):  # pragma: no cover - compiled
     return _where((x != x) | (x == 0.0), x, e)  # 0: keeps -0
 
 
-@overload(_expm1, inline="always")
+@overload(expm1, inline="always")
 def _ov_expm1(x):  # pragma: no cover - typing runs at compile time only
     if isinstance(x, nb_types.Float):
         return _expm1_vector
@@ -129,8 +128,8 @@ def _ov_expm1(x):  # pragma: no cover - typing runs at compile time only
 # ----- log1p ----------------------------------------------------------------------------------
 
 
-def _log1p(x):
-    """libm's log1p with the JIT off; compiled code takes the overload."""
+def log1p(x):
+    """log(1 + x), accurate near 0: the vectorisable form below in compiled code, libm's with the JIT off."""
     return math.log1p(x)
 
 
@@ -165,7 +164,7 @@ def _log1p_vector(x):  # pragma: no cover - compiled
     return _where((x != x) | (x == math.inf) | (x == 0.0), x, y)
 
 
-@overload(_log1p, inline="always")
+@overload(log1p, inline="always")
 def _ov_log1p(x):  # pragma: no cover - typing runs at compile time only
     if isinstance(x, nb_types.Float):
         return _log1p_vector
@@ -231,8 +230,8 @@ ERFCX_POLY = (
 ERFCX_S_LO = 1.0 / 6.0
 
 
-def _erf(x):
-    """libm's erf with the JIT off; compiled code takes the overload."""
+def erf(x):
+    """The error function: the vectorisable form below in compiled code, libm's with the JIT off."""
     return math.erf(x)
 
 
@@ -294,39 +293,15 @@ def _erf_vector(x):  # pragma: no cover - compiled
     h3 = ERFCX_POLY[7] + t4 * h3
     h3 = ERFCX_POLY[3] + t4 * h3
     h = (h0 + t * h1) + t2 * (h2 + t * h3)
-    far = math.copysign(1.0 - _exp(-(a * a)) * (s * h), x)
+    far = math.copysign(1.0 - exp(-(a * a)) * (s * h), x)
     return _where(a <= 1.0, near, far)
 
 
-@overload(_erf, inline="always")
+@overload(erf, inline="always")
 def _ov_erf(x):  # pragma: no cover - typing runs at compile time only
     if isinstance(x, nb_types.Float):
         return _erf_vector
     return None
-
-
-@njit(inline="always", error_model=ERROR_MODEL)
-def erf(x):
-    """The error function, vectorisable."""
-    return _erf(x)
-
-
-@njit(inline="always", error_model=ERROR_MODEL)
-def exp(x):
-    """e^x, vectorisable."""
-    return _exp(x)
-
-
-@njit(inline="always", error_model=ERROR_MODEL)
-def expm1(x):
-    """e^x - 1, accurate near 0, vectorisable."""
-    return _expm1(x)
-
-
-@njit(inline="always", error_model=ERROR_MODEL)
-def log1p(x):
-    """log(1 + x), accurate near 0, vectorisable."""
-    return _log1p(x)
 
 
 @njit(inline="always", error_model=ERROR_MODEL)
